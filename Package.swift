@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+// The layers of the harness, each a target that depends only on the ones above it:
+// C libraries → LinAlg → H5Store → ModelIO → Transformer → Datasets → Pruning →
+// Evaluation → Reports → the `intraslice` command-line tool.
+import PackageDescription
+
+let package = Package(
+    name: "IntraSliceHarness",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "intraslice", targets: ["intraslice"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries. Debian packages: libopenblas-dev, liblapacke-dev, libhdf5-dev.
+        .systemLibrary(name: "CCBLAS", path: "Sources/CCBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE", pkgConfig: "lapacke",
+                       providers: [.apt(["liblapacke-dev"])]),
+        .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
+                       providers: [.apt(["libhdf5-dev"])]),
+
+        .target(name: "LinAlg", dependencies: ["CCBLAS", "CLAPACKE"]),
+        .target(name: "H5Store", dependencies: ["CHDF5", "LinAlg"]),
+        .target(name: "ModelIO", dependencies: ["H5Store", "LinAlg"]),
+        .target(name: "Transformer", dependencies: ["ModelIO", "LinAlg"]),
+        .target(name: "Datasets", dependencies: ["Transformer", "ModelIO"]),
+        .target(name: "Pruning", dependencies: ["Datasets", "Transformer", "ModelIO", "H5Store", "LinAlg"]),
+        .target(name: "Evaluation", dependencies: ["Pruning", "Datasets", "Transformer", "ModelIO", "H5Store", "LinAlg"]),
+        .target(name: "Reports", dependencies: ["Evaluation", "H5Store"]),
+        .executableTarget(name: "intraslice", dependencies: [
+            "Reports", "Evaluation", "Pruning", "Datasets", "Transformer", "ModelIO", "H5Store", "LinAlg",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "LinAlgTests", dependencies: ["LinAlg"]),
+        .testTarget(name: "H5StoreTests", dependencies: ["H5Store"]),
+        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "H5Store"]),
+        .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ModelIO"]),
+        .testTarget(name: "CLITests", dependencies: ["intraslice"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

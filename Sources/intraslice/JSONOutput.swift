@@ -1,0 +1,24 @@
+import ArgumentParser
+import Foundation
+
+/// The `--json` flag every subcommand has: the result as one JSON object on the last line of stdout.
+struct OutputOptions: ParsableArguments {
+    @Flag(help: "Print the result as one JSON object on the last line of stdout.")
+    var json = false
+}
+
+enum JSONOutput {
+    /// Prints `object` as compact JSON with sorted keys on one line.
+    static func emit(_ object: [String: Any]) {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data("{\"error\":\"result could not be encoded as JSON\"}".utf8)
+        print(String(decoding: data, as: UTF8.self))
+        fflush(stdout)
+    }
+}
+
+/// A failure of a command, described in one line.
+struct CommandError: Error, CustomStringConvertible {
+    let description: String
+    init(_ message: String) { description = message }
+}

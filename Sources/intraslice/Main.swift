@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import H5Store
+
+struct Intraslice: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "intraslice",
+        abstract: "Structured pruning of large language models: IntraSlice, SliceGPT and baselines, evaluated on a CPU.",
+        version: HarnessVersion.current,
+        subcommands: [Bench.self, Assets.self]
+    )
+}
+
+/// Runs the command line. Every failure is one line on stderr (and, with `--json`, a JSON
+/// object `{"error": …}` as the last stdout line) with a non-zero exit status.
+@main
+enum Main {
+    static func main() {
+        do {
+            var command = try Intraslice.parseAsRoot()
+            try command.run()
+        } catch {
+            let code = Intraslice.exitCode(for: error)
+            if code == .success { Intraslice.exit(withError: error) }  // --help, --version
+            let message = oneLine(Intraslice.message(for: error))
+            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+            if CommandLine.arguments.contains("--json") { JSONOutput.emit(["error": message]) }
+            Foundation.exit(code.rawValue == 0 ? 1 : code.rawValue)
+        }
+    }
+
+    static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }.joined(separator: " ")
+    }
+}
