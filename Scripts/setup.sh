@@ -54,6 +54,8 @@ done
 packages=(libopenblas-dev liblapacke-dev libhdf5-dev hdf5-tools pkg-config)
 command -v python3 >/dev/null 2>&1 || packages+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
+# Scripts/test.sh makes a throwaway venv for h5py; Debian splits venv support out.
+python3 -c "import ensurepip" >/dev/null 2>&1 || packages+=(python3-venv)
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
   note "warning: not a Debian system (no dpkg-query); install the equivalents of: ${packages[*]}"
@@ -94,7 +96,7 @@ note "building: swift build -c release (in $REPO_ROOT)"
 main_job=$SCRIPT_DIR/main-job.sh
 if [[ -x $main_job ]]; then
   note "running $main_job"
-  "$main_job"
+  (cd "$REPO_ROOT" && "$main_job")
 else
   note "no executable Scripts/main-job.sh; setup done"
 fi

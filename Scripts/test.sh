@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite (the README's second command; .ci/run calls exactly this).
+#   1. Debian packages and assets, as Scripts/setup.sh installs them (no build, no main job),
+#   2. a throwaway Python with h5py in the asset cache, outside the repository, so the
+#      tests can check that our HDF5 files open in h5py,
+#   3. swift test.
+# Runnable from any directory.
+set -euo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(dirname "$SCRIPT_DIR")
+# shellcheck source=lib/assets.sh source-path=SCRIPTDIR
+source "$SCRIPT_DIR/lib/assets.sh"
+CACHE=${INTRASLICE_CACHE:-$HOME/.cache/intraslice}
+
+"$SCRIPT_DIR/setup.sh" --no-build
+
+venv=$CACHE/venv-h5py
+if ! "$venv/bin/python" -c "import h5py" >/dev/null 2>&1; then
+  note "creating $venv with h5py (for the HDF5 interoperability test)"
+  rm -rf -- "$venv"
+  python3 -m venv "$venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "h5py==3.16.0" ||
+    die "could not install h5py into $venv"
+fi
+export INTRASLICE_PYTHON=$venv/bin/python
+
+cd "$REPO_ROOT"
+note "running: swift test"
+swift test
