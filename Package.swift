@@ -39,7 +39,8 @@ let package = Package(
         .testTarget(name: "H5StoreTests", dependencies: ["H5Store"]),
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "H5Store"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ModelIO"]),
-        .testTarget(name: "CLITests", dependencies: ["intraslice"]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "LinAlg"]),
+        .testTarget(name: "CLITests", dependencies: ["intraslice", "H5Store"]),
     ],
     swiftLanguageModes: [.v5]
 )

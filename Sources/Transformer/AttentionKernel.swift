@@ -1,0 +1,35 @@
+import LinAlg
+
+/// Rows of queries processed together: the score block is rows × keys.
+let attentionQueryBlock = 128
+
+/// Causal (optionally sliding-window) attention of `queries` query rows at absolute
+/// positions `firstQuery…` over keys at positions 0..<`keys`, for one head.
+/// Q·Kᵀ and P·V go through sgemm with the callers' strides, so heads are read in place
+/// from the fused QKV rows or from the KV cache without copies. Only keys that some
+/// query of a block can see are multiplied (the causal upper triangle is skipped).
+func attend(q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
+            out: UnsafeMutablePointer<Float>, ldo: Int, queries: Int, firstQuery: Int, keys: Int,
+            qkDim: Int, vDim: Int, scale: Float, window: Int?, scratch: UnsafeMutablePointer<Float>) {
+    var r0 = 0
+    while r0 < queries {
+        let r1 = min(queries, r0 + attentionQueryBlock)
+        let keyEnd = min(keys, firstQuery + r1)
+        let keyStart = window.map { max(0, firstQuery + r0 - $0 + 1) } ?? 0
+        let width = keyEnd - keyStart
+        Float.gemm(transposeA: false, transposeB: true, m: r1 - r0, n: width, k: qkDim, alpha: scale,
+                   a: q + r0 * ldq, lda: ldq, b: k + keyStart * ldk, ldb: ldk, beta: 0, c: scratch, ldc: width)
+        for r in r0..<r1 {
+            let position = firstQuery + r
+            let low = window.map { max(keyStart, position - $0 + 1) } ?? keyStart
+            let high = min(position, keyEnd - 1)
+            let row = scratch + (r - r0) * width
+            for j in 0..<(low - keyStart) { row[j] = 0 }
+            softmaxInPlace(row + (low - keyStart), count: high - low + 1)
+            for j in (high - keyStart + 1)..<width { row[j] = 0 }
+        }
+        Float.gemm(transposeA: false, transposeB: false, m: r1 - r0, n: vDim, k: width, alpha: 1,
+                   a: scratch, lda: width, b: v + keyStart * ldv, ldb: ldv, beta: 0, c: out + r0 * ldo, ldc: ldo)
+        r0 = r1
+    }
+}

@@ -1,0 +1,27 @@
+/// Where activations can be observed in every layer. Compression and statistics code
+/// registers an observer and accumulates what it needs (covariances, norms) while the
+/// forward pass runs, instead of storing all activations.
+public enum CaptureSite: String, CaseIterable, Sendable {
+    /// The residual stream entering the layer (input of the attention norm).
+    case attentionNormInput = "attn_norm_input"
+    /// The residual stream after attention (input of the MLP norm).
+    case mlpNormInput = "mlp_norm_input"
+    /// The concatenated head outputs (input of Wo).
+    case outputProjectionInput = "wo_input"
+    /// The gated activations (input of Wdown).
+    case downProjectionInput = "wdown_input"
+    /// The residual stream leaving the layer.
+    case layerOutput = "layer_output"
+}
+
+public protocol ActivationObserver: AnyObject {
+    /// Whether `observe` should be called for this layer and site (others cost nothing).
+    func wants(layer: Int, site: CaptureSite) -> Bool
+    /// `rows` row vectors of `width` values, row-major; valid only during the call.
+    func observe(layer: Int, site: CaptureSite, activations: UnsafeBufferPointer<Float>, rows: Int, width: Int) throws
+}
+
+/// A failure inside the forward pass that the user must hear about.
+public struct ForwardError: Error, CustomStringConvertible {
+    public let description: String
+}

@@ -1,0 +1,137 @@
+import Foundation
+
+// Element-wise kernels of the forward pass. They run over unsafe buffers (no bounds checks
+// in the hot loops) and over SIMD8 lanes where the work is per element.
+
+/// e^x for eight lanes: Cody–Waite range reduction and the Cephes single-precision
+/// polynomial (about 1 ulp), scaled by 2^n through the exponent bits. Softmax calls this
+/// hundreds of millions of times per evaluation, where libm's scalar exp would dominate.
+@inline(__always)
+func exp8(_ input: SIMD8<Float>) -> SIMD8<Float> {
+    let x = input.clamped(lowerBound: SIMD8(repeating: -87.0), upperBound: SIMD8(repeating: 88.0))
+    let n = (x * 1.442_695_04).rounded(.toNearestOrEven)
+    var r = x - n * 0.693_359_375
+    r = r - n * -2.121_944_4e-4
+    var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
+    p = p * r + 1.398_199_95e-3
+    p = p * r + 8.333_451_9e-3
+    p = p * r + 4.166_579_59e-2
+    p = p * r + 1.666_666_55e-1
+    p = p * r + 5.000_000_12e-1
+    p = p * r * r + r + 1
+    let exponent = (SIMD8<Int32>(truncatingIfNeeded: SIMD8<Int32>(n)) &+ 127) &<< 23
+    return p * unsafeBitCast(exponent, to: SIMD8<Float>.self)
+}
+
+/// In-place softmax of `count` values; returns nothing, the row sums to one.
+@inline(__always)
+func softmaxInPlace(_ row: UnsafeMutablePointer<Float>, count: Int) {
+    var maximum = -Float.infinity
+    for i in 0..<count where row[i] > maximum { maximum = row[i] }
+    var sum: Float = 0
+    var i = 0
+    let m = SIMD8<Float>(repeating: maximum)
+    var acc = SIMD8<Float>(repeating: 0)
+    while i + 8 <= count {
+        let e = exp8(UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self) - m)
+        UnsafeMutableRawPointer(row + i).storeBytes(of: e, as: SIMD8<Float>.self)
+        acc += e
+        i += 8
+    }
+    sum = acc.sum()
+    while i < count {
+        let e = Foundation.exp(row[i] - maximum)
+        row[i] = e
+        sum += e
+        i += 1
+    }
+    let scale = 1 / sum
+    for j in 0..<count { row[j] *= scale }
+}
+
+/// log Σ exp(row): the normaliser of a row of logits, accumulated in Double for long rows.
+func logSumExp(_ row: UnsafePointer<Float>, count: Int) -> Double {
+    var maximum = -Float.infinity
+    for i in 0..<count where row[i] > maximum { maximum = row[i] }
+    let m = SIMD8<Float>(repeating: maximum)
+    var total: Double = 0
+    var i = 0
+    let vectorEnd = count - count % 8
+    while i < vectorEnd {
+        // Float partial sums over at most 512 terms, then into Double.
+        let end = min(i + 512, vectorEnd)
+        var acc = SIMD8<Float>(repeating: 0)
+        while i < end {
+            acc += exp8(UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self) - m)
+            i += 8
+        }
+        total += Double(acc.sum())
+    }
+    while i < count {
+        total += Foundation.exp(Double(row[i] - maximum))
+        i += 1
+    }
+    return Double(maximum) + Foundation.log(total)
+}
+
+/// RMSNorm of each row: y = x / sqrt(mean(x²) + eps) · weight (`weight` nil: no scale).
+func rmsNorm(_ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>?,
+             eps: Float, into y: UnsafeMutablePointer<Float>) {
+    for r in 0..<rows {
+        let src = x + r * width, dst = y + r * width
+        var sumSquares: Float = 0
+        var acc = SIMD8<Float>(repeating: 0)
+        var i = 0
+        while i + 8 <= width {
+            let v = UnsafeRawPointer(src + i).loadUnaligned(as: SIMD8<Float>.self)
+            acc += v * v
+            i += 8
+        }
+        sumSquares = acc.sum()
+        while i < width { sumSquares += src[i] * src[i]; i += 1 }
+        let scale = 1 / (sumSquares / Float(width) + eps).squareRoot()
+        if let weight {
+            for j in 0..<width { dst[j] = src[j] * scale * weight[j] }
+        } else {
+            for j in 0..<width { dst[j] = src[j] * scale }
+        }
+    }
+}
+
+/// The gated activations of the MLP: out[r, j] = act(gateUp[r, j]) · gateUp[r, F + j],
+/// reading the fused [gate | up] rows of width 2F.
+func gatedActivation(_ gateUp: UnsafePointer<Float>, rows: Int, width f: Int, kind: Activation,
+                     into out: UnsafeMutablePointer<Float>) {
+    for r in 0..<rows {
+        let gate = gateUp + r * 2 * f, up = gate + f, dst = out + r * f
+        switch kind {
+        case .silu:
+            var j = 0
+            while j + 8 <= f {
+                let g = UnsafeRawPointer(gate + j).loadUnaligned(as: SIMD8<Float>.self)
+                let u = UnsafeRawPointer(up + j).loadUnaligned(as: SIMD8<Float>.self)
+                let s = g / (1 + exp8(-g))
+                UnsafeMutableRawPointer(dst + j).storeBytes(of: s * u, as: SIMD8<Float>.self)
+                j += 8
+            }
+            while j < f { dst[j] = gate[j] / (1 + Foundation.exp(-gate[j])) * up[j]; j += 1 }
+        case .geluTanh:
+            // gelu(x) ≈ 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), with tanh(z) = 1 − 2/(e^{2z} + 1).
+            var j = 0
+            while j + 8 <= f {
+                let g = UnsafeRawPointer(gate + j).loadUnaligned(as: SIMD8<Float>.self)
+                let u = UnsafeRawPointer(up + j).loadUnaligned(as: SIMD8<Float>.self)
+                let z = 0.797_884_56 * (g + 0.044_715 * g * g * g)
+                let t = 1 - 2 / (exp8(2 * z) + 1)
+                UnsafeMutableRawPointer(dst + j).storeBytes(of: 0.5 * g * (1 + t) * u, as: SIMD8<Float>.self)
+                j += 8
+            }
+            while j < f {
+                let g = gate[j]
+                let t = Foundation.tanh(0.797_884_56 * (g + 0.044_715 * g * g * g))
+                dst[j] = 0.5 * g * (1 + t) * up[j]
+                j += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import Foundation
+
+/// Rotary position embedding in the half-split convention (HuggingFace's and NEOX's):
+/// within a head of size d, dimension i rotates with dimension i + d/2 at angle
+/// position · inverseFrequency[i]. GGUF `llama` checkpoints are un-permuted at load time
+/// so this one convention serves every architecture.
+public enum RoPE {
+    /// base^(−2i/d) for i in 0..<d/2, adjusted by the checkpoint's `rope_scaling`.
+    public static func inverseFrequencies(headDim d: Int, base: Double, scaling: RopeScaling?) -> [Float] {
+        var frequencies = (0..<(d / 2)).map { 1 / Foundation.pow(base, Double(2 * $0) / Double(d)) }
+        if let scaling {
+            switch scaling.kind {
+            case "llama3":
+                // Llama 3.1: long wavelengths are slowed by `factor`, short ones kept, the band
+                // between the two thresholds interpolated.
+                let factor = scaling.factor ?? 8, low = scaling.lowFreqFactor ?? 1, high = scaling.highFreqFactor ?? 4
+                let original = Double(scaling.originalMaxPositionEmbeddings ?? 8192)
+                let lowWavelength = original / low, highWavelength = original / high
+                frequencies = frequencies.map { f in
+                    let wavelength = 2 * Double.pi / f
+                    if wavelength < highWavelength { return f }
+                    if wavelength > lowWavelength { return f / factor }
+                    let smooth = (original / wavelength - low) / (high - low)
+                    return (1 - smooth) * f / factor + smooth * f
+                }
+            case "linear":
+                frequencies = frequencies.map { $0 / (scaling.factor ?? 1) }
+            default:
+                break
+            }
+        }
+        return frequencies.map(Float.init)
+    }
+
+}
+
+/// cos and sin of position · frequency for a run of positions, computed once per forward
+/// call and shared by every layer that uses the same frequencies.
+struct RoPETable {
+    let half: Int
+    let rows: Int
+    let cosines: [Float]
+    let sines: [Float]
+
+    init(inverseFrequencies: [Float], firstPosition: Int, rows: Int) {
+        half = inverseFrequencies.count
+        self.rows = rows
+        var c = [Float](repeating: 0, count: rows * half), s = [Float](repeating: 0, count: rows * half)
+        for r in 0..<rows {
+            let position = Double(firstPosition + r)
+            for i in 0..<half {
+                // Angles in Double: positions reach 10⁴–10⁵ and Float angles would drift.
+                let angle = position * Double(inverseFrequencies[i])
+                c[r * half + i] = Float(Foundation.cos(angle))
+                s[r * half + i] = Float(Foundation.sin(angle))
+            }
+        }
+        cosines = c
+        sines = s
+    }
+
+    /// Rotates `heads` heads of size 2·half stored at `x + row·stride + head·2·half`;
+    /// row r of `x` is at position table row `firstRow + r`.
+    func apply(_ x: UnsafeMutablePointer<Float>, rows count: Int, stride: Int, heads: Int, firstRow: Int = 0) {
+        let half = self.half
+        cosines.withUnsafeBufferPointer { c in
+            sines.withUnsafeBufferPointer { s in
+                for r in 0..<count {
+                    let cr = c.baseAddress! + (firstRow + r) * half, sr = s.baseAddress! + (firstRow + r) * half
+                    for h in 0..<heads {
+                        let head = x + r * stride + h * 2 * half
+                        for i in 0..<half {
+                            let a = head[i], b = head[i + half]
+                            head[i] = a * cr[i] - b * sr[i]
+                            head[i + half] = b * cr[i] + a * sr[i]
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
