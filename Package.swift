@@ -35,12 +35,14 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Helpers shared by the test targets: tiny generated models, running programs.
+        .target(name: "TestSupport", dependencies: ["Transformer", "LinAlg"], path: "Tests/TestSupport"),
         .testTarget(name: "LinAlgTests", dependencies: ["LinAlg"]),
-        .testTarget(name: "H5StoreTests", dependencies: ["H5Store"]),
-        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "H5Store"]),
+        .testTarget(name: "H5StoreTests", dependencies: ["H5Store", "TestSupport"]),
+        .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "H5Store", "TestSupport"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ModelIO"]),
-        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "LinAlg"]),
-        .testTarget(name: "CLITests", dependencies: ["intraslice", "H5Store"]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "LinAlg", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["intraslice", "H5Store", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

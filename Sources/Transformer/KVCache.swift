@@ -20,4 +20,11 @@ public final class KVCache {
 
     /// Forgets everything cached, keeping the memory.
     public func reset() { length = 0 }
+
+    /// Forgets the positions from `newLength` on (e.g. to score several continuations of
+    /// one shared prefix, or to time decode steps at a fixed cache length).
+    public func truncate(to newLength: Int) {
+        precondition(newLength >= 0 && newLength <= length, "cannot truncate a cache of \(length) to \(newLength)")
+        length = newLength
+    }
 }

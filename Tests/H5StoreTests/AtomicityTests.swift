@@ -1,4 +1,5 @@
 @testable import H5Store
+import TestSupport
 import XCTest
 
 final class AtomicityTests: XCTestCase {

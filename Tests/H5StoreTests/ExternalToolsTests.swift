@@ -1,4 +1,5 @@
 import H5Store
+import TestSupport
 import XCTest
 
 /// Files written by the store must be readable by the standard tools: h5dump and h5py.

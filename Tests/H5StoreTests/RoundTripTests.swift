@@ -1,4 +1,5 @@
 import H5Store
+import TestSupport
 import XCTest
 
 final class RoundTripTests: XCTestCase {

@@ -1,6 +1,7 @@
 import Foundation
 import H5Store
 import ModelIO
+import TestSupport
 import XCTest
 
 /// The repository root, found from this file's location.
@@ -14,11 +15,7 @@ func withCache<T>(_ folder: URL, _ body: () throws -> T) rethrows -> T {
     return try body()
 }
 
-func temporaryFolder() throws -> URL {
-    let url = FileManager.default.temporaryDirectory.appendingPathComponent("modelio-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    return url
-}
+func temporaryFolder() throws -> URL { try makeTemporaryFolder("modelio") }
 
 final class AssetRegistryTests: XCTestCase {
     /// (cache_path, sha256, group) of every row of Scripts/assets.tsv.
@@ -85,19 +82,9 @@ final class AssetRegistryTests: XCTestCase {
 /// The setup script's own hash check, run as a user runs it.
 final class FetchScriptTests: XCTestCase {
     func runFetchScript(_ arguments: [String], cache: URL) throws -> (status: Int32, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [repositoryRoot.appendingPathComponent("Scripts/fetch-assets.sh").path] + arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["INTRASLICE_CACHE"] = cache.path
-        process.environment = environment
-        let err = Pipe()
-        process.standardError = err
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: stderr, as: UTF8.self))
+        let result = try runProgram("/bin/bash", [repositoryRoot.appendingPathComponent("Scripts/fetch-assets.sh").path] + arguments,
+                                    environment: ["INTRASLICE_CACHE": cache.path])
+        return (result.status, result.stderr)
     }
 
     func testCorruptedCachedFileIsRejectedWithAClearMessage() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import LinAlg
 @testable import Transformer
+import TestSupport
 import XCTest
 
 final class ForwardTests: XCTestCase {

@@ -1,8 +1,8 @@
 import LinAlg
-@testable import Transformer
+import Transformer
 
 /// Small random models of each architecture family, built directly from weights.
-enum TinyModels {
+public enum TinyModels {
     static func random(_ rows: Int, _ cols: Int, _ rng: inout SeededGenerator, scale: Float = 0.3) -> Matrix<Float> {
         var m = Matrix<Float>.random(rows: rows, cols: cols, using: &rng)
         for i in m.elements.indices { m.elements[i] *= scale }
@@ -16,7 +16,7 @@ enum TinyModels {
     /// `variant`: "llama" (SwiGLU, no bias), "qwen2" (q/k/v bias), "gemma3" (q/k norms,
     /// post norms, GeGLU, embedding scale, sliding window on layers 0 and 1),
     /// "pruned" (layers of different head counts, head sizes, a non-uniform KV map).
-    static func model(_ variant: String, seed: UInt64 = 1) -> TransformerModel {
+    public static func model(_ variant: String, seed: UInt64 = 1) -> TransformerModel {
         var rng = SeededGenerator(seed: seed)
         let d = 24, vocabulary = 50, layerCount = 3
         var layers: [DecoderLayer] = []

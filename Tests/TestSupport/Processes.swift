@@ -2,19 +2,20 @@ import Foundation
 import XCTest
 
 /// A fresh temporary folder per test, removed afterwards.
-func makeTemporaryFolder(_ name: String = #function) throws -> URL {
+public func makeTemporaryFolder(_ name: String = #function) throws -> URL {
     let url = FileManager.default.temporaryDirectory
         .appendingPathComponent("h5store-tests-\(getpid())-\(name.filter { $0.isLetter })-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
 
-/// Runs a program and returns its exit status and output.
+/// Runs a program (with extra environment variables) and returns its exit status and output.
 @discardableResult
-func runProgram(_ path: String, _ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+public func runProgram(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
@@ -26,6 +27,6 @@ func runProgram(_ path: String, _ arguments: [String]) throws -> (status: Int32,
 }
 
 /// The first of `candidates` that exists as an executable.
-func findExecutable(_ candidates: [String]) -> String? {
+public func findExecutable(_ candidates: [String]) -> String? {
     candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
 }
