@@ -9,7 +9,10 @@ import Foundation
 @inline(__always)
 func exp8(_ input: SIMD8<Float>) -> SIMD8<Float> {
     let x = input.clamped(lowerBound: SIMD8(repeating: -87.0), upperBound: SIMD8(repeating: 88.0))
-    let n = (x * 1.442_695_04).rounded(.toNearestOrEven)
+    // Adding 1.5·2²³ rounds x·log₂e to the nearest integer n in the FPU (no libm rint per
+    // lane) and leaves n in the low mantissa bits, read back without a float→int conversion.
+    let shifted = x * 1.442_695_04 + 12_582_912
+    let n = shifted - 12_582_912
     var r = x - n * 0.693_359_375
     r = r - n * -2.121_944_4e-4
     var p = SIMD8<Float>(repeating: 1.987_569_15e-4)
@@ -19,7 +22,8 @@ func exp8(_ input: SIMD8<Float>) -> SIMD8<Float> {
     p = p * r + 1.666_666_55e-1
     p = p * r + 5.000_000_12e-1
     p = p * r * r + r + 1
-    let exponent = (SIMD8<Int32>(truncatingIfNeeded: SIMD8<Int32>(n)) &+ 127) &<< 23
+    let integer = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
+    let exponent = (integer &+ 127) &<< 23
     return p * unsafeBitCast(exponent, to: SIMD8<Float>.self)
 }
 
