@@ -1,0 +1,45 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A whole file mapped read-only into memory. Model files are large and read once,
+/// mostly sequentially; mapping them lets the kernel page them in on demand and share
+/// the pages, instead of copying hundreds of megabytes into the heap.
+public final class MappedFile: @unchecked Sendable {
+    public let path: String
+    /// Size of the file in bytes (never 0: an empty file is rejected).
+    public let count: Int
+    /// Start of the mapping. Valid until the object is deallocated.
+    public let base: UnsafeRawPointer
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else {
+            throw ModelFileError(path: path, message: "cannot open: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            throw ModelFileError(path: path, message: "cannot stat: \(String(cString: strerror(errno)))")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw ModelFileError(path: path, message: "not a regular file")
+        }
+        let size = Int(info.st_size)
+        guard size > 0 else { throw ModelFileError(path: path, message: "empty file") }
+        guard let pointer = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), pointer != MAP_FAILED else {
+            throw ModelFileError(path: path, message: "cannot map into memory: \(String(cString: strerror(errno)))")
+        }
+        count = size
+        base = UnsafeRawPointer(pointer)
+    }
+
+    deinit {
+        munmap(UnsafeMutableRawPointer(mutating: base), count)
+    }
+
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+}
