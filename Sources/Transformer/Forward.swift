@@ -5,8 +5,11 @@ import LinAlg
 /// the layer code works on pointers, and nothing here needs zeroing.
 private final class Workspace {
     let normed, qkv, heads, projected, gateUp, gated, scores: UnsafeMutablePointer<Float>
+    /// Threads that attend to different heads at the same time, each with its own scores.
+    let attentionWorkers: Int
 
     init(model: TransformerModel, rows n: Int, keys: Int) {
+        attentionWorkers = max(1, BLASThreads.count)
         let d = model.hiddenSize
         let widest = model.layers.map(\.attention.fusedWidth).max() ?? 0
         let headsWidth = model.layers.map(\.attention.outputInputWidth).max() ?? 0
@@ -17,7 +20,7 @@ private final class Workspace {
         projected = .allocate(capacity: n * d)
         gateUp = .allocate(capacity: n * 2 * mlpWidth)
         gated = .allocate(capacity: n * mlpWidth)
-        scores = .allocate(capacity: attentionQueryBlock * keys)
+        scores = .allocate(capacity: attentionWorkers * attentionQueryBlock * keys)
     }
 
     deinit { [normed, qkv, heads, projected, gateUp, gated, scores].forEach { $0.deallocate() } }
@@ -134,26 +137,36 @@ extension TransformerModel {
         }
         if let cache { storeInCache(cache, layer: index, qkv: qkv, batch: batch, length: length, firstPosition: firstPosition) }
 
-        // Each query head attends with its KV head, read in place from the QKV rows or the cache.
-        for b in 0..<batch {
-            for h in 0..<heads {
-                let g = attention.kvHeadOfQueryHead[h]
-                let q = UnsafePointer(qkv + b * length * width + h * dqk)
-                let out = z + b * length * headsWidth + h * dv
-                if let cache {
-                    cache.keys[index].withUnsafeBufferPointer { ck in
-                        cache.values[index].withUnsafeBufferPointer { cv in
-                            attend(q: q, ldq: width, k: ck.baseAddress! + (b * kvHeads + g) * cache.capacity * dqk, ldk: dqk,
-                                   v: cv.baseAddress! + (b * kvHeads + g) * cache.capacity * dv, ldv: dv,
-                                   out: out, ldo: headsWidth, queries: length, firstQuery: firstPosition, keys: firstPosition + length,
-                                   qkDim: dqk, vDim: dv, scale: attention.scale, window: attention.slidingWindow, scratch: workspace.scores)
+        // Each query head attends with its KV head, read in place from the QKV rows or the
+        // cache. Heads are independent and their products small, so they are spread over
+        // the BLAS threads with single-threaded sgemm calls instead of threading each call.
+        let pairs = batch * heads
+        let workers = min(workspace.attentionWorkers, pairs)
+        let keys = cache.map { _ in firstPosition + length } ?? length
+        let scoresPerWorker = attentionQueryBlock * keys
+        withSingleThreadedBLAS(if: workers > 1) {
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                let scratch = workspace.scores + worker * scoresPerWorker
+                for pair in stride(from: worker, to: pairs, by: workers) {
+                    let b = pair / heads, h = pair % heads
+                    let g = attention.kvHeadOfQueryHead[h]
+                    let q = UnsafePointer(qkv + b * length * width + h * dqk)
+                    let out = z + b * length * headsWidth + h * dv
+                    if let cache {
+                        cache.keys[index].withUnsafeBufferPointer { ck in
+                            cache.values[index].withUnsafeBufferPointer { cv in
+                                attend(q: q, ldq: width, k: ck.baseAddress! + (b * kvHeads + g) * cache.capacity * dqk, ldk: dqk,
+                                       v: cv.baseAddress! + (b * kvHeads + g) * cache.capacity * dv, ldv: dv,
+                                       out: out, ldo: headsWidth, queries: length, firstQuery: firstPosition, keys: keys,
+                                       qkDim: dqk, vDim: dv, scale: attention.scale, window: attention.slidingWindow, scratch: scratch)
+                            }
                         }
+                    } else {
+                        let base = UnsafePointer(qkv + b * length * width)
+                        attend(q: q, ldq: width, k: base + keyOffset + g * dqk, ldk: width, v: base + valueOffset + g * dv, ldv: width,
+                               out: out, ldo: headsWidth, queries: length, firstQuery: 0, keys: keys,
+                               qkDim: dqk, vDim: dv, scale: attention.scale, window: attention.slidingWindow, scratch: scratch)
                     }
-                } else {
-                    let base = UnsafePointer(qkv + b * length * width)
-                    attend(q: q, ldq: width, k: base + keyOffset + g * dqk, ldk: width, v: base + valueOffset + g * dv, ldv: width,
-                           out: out, ldo: headsWidth, queries: length, firstQuery: 0, keys: length,
-                           qkDim: dqk, vDim: dv, scale: attention.scale, window: attention.slidingWindow, scratch: workspace.scores)
                 }
             }
         }
@@ -250,4 +263,14 @@ extension TransformerModel {
         }
         return result
     }
+}
+
+/// Runs `body` with OpenBLAS limited to one thread (restoring the count after), for
+/// regions that call sgemm from several threads at once.
+func withSingleThreadedBLAS(if condition: Bool, _ body: () -> Void) {
+    guard condition else { return body() }
+    let threads = BLASThreads.count
+    BLASThreads.set(1)
+    defer { BLASThreads.set(threads) }
+    body()
 }

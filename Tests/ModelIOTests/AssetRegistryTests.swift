@@ -4,8 +4,6 @@ import ModelIO
 import TestSupport
 import XCTest
 
-/// The repository root, found from this file's location.
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// Sets INTRASLICE_CACHE for the duration of `body`.
 func withCache<T>(_ folder: URL, _ body: () throws -> T) rethrows -> T {

@@ -4,7 +4,7 @@ import XCTest
 /// A fresh temporary folder per test, removed afterwards.
 public func makeTemporaryFolder(_ name: String = #function) throws -> URL {
     let url = FileManager.default.temporaryDirectory
-        .appendingPathComponent("h5store-tests-\(getpid())-\(name.filter { $0.isLetter })-\(UUID().uuidString.prefix(8))")
+        .appendingPathComponent("intraslice-tests-\(getpid())-\(name.filter { $0.isLetter })-\(UUID().uuidString.prefix(8))")
     try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }
@@ -30,3 +30,6 @@ public func runProgram(_ path: String, _ arguments: [String], environment: [Stri
 public func findExecutable(_ candidates: [String]) -> String? {
     candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
 }
+
+/// The repository root, found from this file's location (Tests/TestSupport/…).
+public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

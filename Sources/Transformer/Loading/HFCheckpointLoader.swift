@@ -1,0 +1,105 @@
+import Foundation
+import LinAlg
+import ModelIO
+
+/// Builds a `TransformerModel` from a HuggingFace checkpoint folder: `config.json` plus
+/// `model.safetensors` (or shards listed in `model.safetensors.index.json`), in F32, F16
+/// or BF16. Weight names are HuggingFace's; Phi-3's fused projections are split, and
+/// Gemma's norm weights, stored as w for a scale of 1 + w, get their 1 added here.
+public enum HFCheckpointLoader {
+    public static func load(folder: String) throws -> TransformerModel {
+        let configPath = (folder as NSString).appendingPathComponent("config.json")
+        guard let configData = FileManager.default.contents(atPath: configPath) else {
+            throw ModelFileError(path: configPath, message: "missing: a checkpoint folder needs config.json")
+        }
+        let config: ModelConfig
+        do { config = try JSONDecoder().decode(ModelConfig.self, from: configData) } catch {
+            throw ModelFileError(path: configPath, message: "not a usable HuggingFace config: \(error)")
+        }
+        guard let architecture = config.architecture else {
+            throw ModelFileError(path: configPath, message: "unsupported model_type '\(config.modelType)' (supported: llama, qwen2, gemma3, phi3)")
+        }
+        if let kind = config.ropeScaling?.kind, !["default", "llama3", "linear"].contains(kind) {
+            throw ModelFileError(path: configPath, message: "unsupported rope_scaling type '\(kind)'")
+        }
+        let checkpoint = try SafetensorsCheckpoint(folder: folder)
+        let weights = HFWeights(checkpoint: checkpoint, folder: folder,
+                                prefix: checkpoint.tensor(named: "language_model.model.embed_tokens.weight") != nil ? "language_model.model." : "model.",
+                                normOffset: architecture == .gemma3 ? 1 : 0)
+        let headDim = config.resolvedHeadDim
+        let qRows = config.numAttentionHeads * headDim, kvRows = config.numKeyValueHeads * headDim
+
+        return try ModelAssembly(config: config, architecture: architecture, ropeFactors: nil).build(
+            embedding: try weights.matrix("embed_tokens.weight"),
+            finalNorm: try weights.norm("norm.weight"),
+            lmHead: config.tieWordEmbeddings == true ? nil : try weights.optionalMatrix("lm_head.weight", prefixed: false),
+            layer: { index in
+                let p = "layers.\(index)."
+                var wq, wk, wv, wGate, wUp: Matrix<Float>
+                if architecture == .phi3 {
+                    let qkv = try weights.matrix(p + "self_attn.qkv_proj.weight")
+                    wq = qkv.selectingRows(Array(0..<qRows))
+                    wk = qkv.selectingRows(Array(qRows..<(qRows + kvRows)))
+                    wv = qkv.selectingRows(Array((qRows + kvRows)..<qkv.rows))
+                    let gateUp = try weights.matrix(p + "mlp.gate_up_proj.weight")
+                    wGate = gateUp.selectingRows(Array(0..<(gateUp.rows / 2)))
+                    wUp = gateUp.selectingRows(Array((gateUp.rows / 2)..<gateUp.rows))
+                } else {
+                    wq = try weights.matrix(p + "self_attn.q_proj.weight")
+                    wk = try weights.matrix(p + "self_attn.k_proj.weight")
+                    wv = try weights.matrix(p + "self_attn.v_proj.weight")
+                    wGate = try weights.matrix(p + "mlp.gate_proj.weight")
+                    wUp = try weights.matrix(p + "mlp.up_proj.weight")
+                }
+                let gemma = architecture == .gemma3
+                return LayerTensors(
+                    attentionNorm: try weights.norm(p + "input_layernorm.weight"),
+                    wq: wq, wk: wk, wv: wv,
+                    bq: try weights.optionalVector(p + "self_attn.q_proj.bias"),
+                    bk: try weights.optionalVector(p + "self_attn.k_proj.bias"),
+                    bv: try weights.optionalVector(p + "self_attn.v_proj.bias"),
+                    qNorm: gemma ? try weights.norm(p + "self_attn.q_norm.weight") : nil,
+                    kNorm: gemma ? try weights.norm(p + "self_attn.k_norm.weight") : nil,
+                    wo: try weights.matrix(p + "self_attn.o_proj.weight"),
+                    // Gemma's post_attention_layernorm normalises the attention output; in the
+                    // other families the tensor of that name is the norm before the MLP.
+                    postAttentionNorm: gemma ? try weights.norm(p + "post_attention_layernorm.weight") : nil,
+                    mlpNorm: try weights.norm(p + (gemma ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight")),
+                    wGate: wGate, wUp: wUp, wDown: try weights.matrix(p + "mlp.down_proj.weight"),
+                    postMLPNorm: gemma ? try weights.norm(p + "post_feedforward_layernorm.weight") : nil)
+            })
+    }
+}
+
+/// Tensors of a safetensors checkpoint by HuggingFace name, as Float32.
+private struct HFWeights {
+    let checkpoint: SafetensorsCheckpoint
+    let folder: String
+    let prefix: String
+    /// Added to every norm weight (1 for Gemma).
+    let normOffset: Float
+
+    func optionalMatrix(_ name: String, prefixed: Bool = true) throws -> Matrix<Float>? {
+        let full = prefixed ? prefix + name : name
+        guard let (_, info) = checkpoint.tensor(named: full) else { return nil }
+        guard info.shape.count == 2 else {
+            throw ModelFileError(path: folder, message: "tensor \(full) has shape \(info.shape), expected a matrix")
+        }
+        return Matrix(rows: info.shape[0], cols: info.shape[1], elements: try checkpoint.floats(full))
+    }
+
+    func matrix(_ name: String) throws -> Matrix<Float> {
+        guard let m = try optionalMatrix(name) else { throw ModelFileError(path: folder, message: "tensor \(prefix + name) is missing") }
+        return m
+    }
+
+    func optionalVector(_ name: String) throws -> [Float]? {
+        guard checkpoint.tensor(named: prefix + name) != nil else { return nil }
+        return try checkpoint.floats(prefix + name)
+    }
+
+    func norm(_ name: String) throws -> [Float] {
+        guard let v = try optionalVector(name) else { throw ModelFileError(path: folder, message: "tensor \(prefix + name) is missing") }
+        return normOffset == 0 ? v : v.map { $0 + normOffset }
+    }
+}
