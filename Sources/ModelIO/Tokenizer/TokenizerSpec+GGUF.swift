@@ -1,0 +1,66 @@
+/// Reads the tokenizer that llama.cpp's converter stores in a GGUF file's metadata
+/// (`tokenizer.ggml.*`).
+extension TokenizerSpec {
+    public init(gguf file: GGUFFile) throws {
+        let source = file.path
+        let meta = file.metadata
+        func string(_ key: String) -> String? { meta["tokenizer.ggml." + key]?.stringValue }
+        func id(_ key: String) -> Int32? { meta["tokenizer.ggml." + key]?.intValue.map { Int32($0) } }
+        func flag(_ key: String) -> Bool? { meta["tokenizer.ggml." + key]?.boolValue }
+
+        guard let modelName = string("model") else {
+            throw TokenizerError(source: source, message: "no tokenizer.ggml.model in the metadata")
+        }
+        guard let tokens = meta["tokenizer.ggml.tokens"]?.stringArray else {
+            throw TokenizerError(source: source, message: "no tokenizer.ggml.tokens string array in the metadata")
+        }
+        var types: [TokenType] = []
+        if let raw = meta["tokenizer.ggml.token_type"]?.intArray {
+            types = raw.map { TokenType(rawValue: $0) ?? .normal }
+        }
+        let pre = string("pre") ?? "default"
+        switch modelName {
+        case "gpt2":
+            guard let kind = PreTokenizerKind(rawValue: pre), kind != .none else {
+                throw TokenizerError(source: source, message: "unsupported pre-tokenizer tokenizer.ggml.pre = \"\(pre)\" "
+                    + "(supported: smollm, gpt2, llama-bpe, qwen2)")
+            }
+            guard let rawMerges = meta["tokenizer.ggml.merges"]?.stringArray else {
+                throw TokenizerError(source: source, message: "a gpt2 tokenizer without tokenizer.ggml.merges")
+            }
+            let merges = try rawMerges.map { line -> (String, String) in
+                guard let pair = Self.splitMerge(line) else {
+                    throw TokenizerError(source: source, message: "malformed merge \"\(line)\"")
+                }
+                return pair
+            }
+            self.init(model: .byteLevelBPE, preTokenizer: kind,
+                      // Qwen2's tokenizer normalizes to NFC, which the GGUF does not record.
+                      normalizesNFC: kind == .qwen2,
+                      tokens: tokens, merges: merges, tokenTypes: types,
+                      bosID: id("bos_token_id"), eosID: id("eos_token_id"), unknownID: id("unknown_token_id"),
+                      addsBOS: flag("add_bos_token") ?? false, addsEOS: flag("add_eos_token") ?? false,
+                      // llama.cpp sets ignore_merges for the Llama-3 pre-tokenizer only.
+                      ignoresMerges: kind == .llama3)
+        case "llama":
+            guard let scores = meta["tokenizer.ggml.scores"]?.floatArray else {
+                throw TokenizerError(source: source, message: "a llama (SentencePiece) tokenizer without tokenizer.ggml.scores")
+            }
+            self.init(model: .sentencePieceScores, tokens: tokens, scores: scores, tokenTypes: types,
+                      bosID: id("bos_token_id"), eosID: id("eos_token_id"), unknownID: id("unknown_token_id"),
+                      // llama.cpp's defaults for SentencePiece vocabularies.
+                      addsBOS: flag("add_bos_token") ?? true, addsEOS: flag("add_eos_token") ?? false,
+                      addsSpacePrefix: flag("add_space_prefix") ?? true)
+        default:
+            throw TokenizerError(source: source, message: "unsupported tokenizer model tokenizer.ggml.model = \"\(modelName)\" "
+                + "(supported: gpt2, llama)")
+        }
+    }
+}
+
+extension Tokenizer {
+    /// The tokenizer stored in a GGUF file.
+    public init(gguf file: GGUFFile) throws {
+        try self.init(spec: TokenizerSpec(gguf: file), source: file.path)
+    }
+}
