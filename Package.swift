@@ -36,13 +36,13 @@ let package = Package(
         ]),
 
         // Helpers shared by the test targets: tiny generated models, running programs.
-        .target(name: "TestSupport", dependencies: ["Transformer", "LinAlg"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Transformer", "ModelIO", "LinAlg"], path: "Tests/TestSupport"),
         .testTarget(name: "LinAlgTests", dependencies: ["LinAlg"]),
         .testTarget(name: "H5StoreTests", dependencies: ["H5Store", "TestSupport"]),
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "H5Store", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ModelIO"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "ModelIO", "LinAlg", "TestSupport"]),
-        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Transformer", "LinAlg", "TestSupport"]),
+        .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "Transformer", "ModelIO", "LinAlg", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["intraslice", "H5Store", "ModelIO", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the default model, run at the end of Scripts/setup.sh.
-# Today (foundation): checks every cached asset against its pinned SHA-256 and measures
-# the sgemm FLOP ceiling that later speed figures are compared with. Results go to
-# runs/main/ (ignored by git). OPENBLAS_NUM_THREADS defaults to every core and is recorded.
+# Checks every cached asset against its pinned SHA-256, measures the sgemm FLOP ceiling
+# that speed figures are compared with, then the dense WikiText-2 perplexity of the default
+# model at L = 2048 over all windows (several minutes on 2 cores). Results go to runs/main/
+# (ignored by git). OPENBLAS_NUM_THREADS defaults to every core and is recorded.
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,4 +21,7 @@ echo "== assets: cached files against their pinned SHA-256"
 
 echo "== sgemm ceiling, $OPENBLAS_NUM_THREADS threads"
 "$intraslice" bench gemm --size 2048 --threads "$OPENBLAS_NUM_THREADS" --output "$out/gemm.h5" --json | tee "$out/gemm.json"
+echo "== SmolLM2-135M perplexity on WikiText-2, L = 2048, all windows"
+"$intraslice" eval ppl --model smollm2-135m --data wikitext2 --seqlen 2048 --threads "$OPENBLAS_NUM_THREADS" \
+  --output "$out/ppl-smollm2-wikitext2-L2048.h5" --json | tee "$out/ppl-smollm2-wikitext2-L2048.json"
 echo "main job done: results in $out/"

@@ -69,7 +69,9 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try reader.attribute("threads", of: "/bench/gemm"), .int(2))
         XCTAssertEqual(try reader.attribute("blas_threads", of: "/provenance"), .int(2))
         let json = try lastJSON(result.stdout)
-        XCTAssertEqual(try reader.attribute("gflops_median", of: "/bench/gemm").doubleValue, json["gflops_median"] as? Double)
+        // JSON text keeps about 16 significant digits.
+        let stored = try XCTUnwrap(try reader.attribute("gflops_median", of: "/bench/gemm").doubleValue)
+        XCTAssertEqual(stored, try XCTUnwrap(json["gflops_median"] as? Double), accuracy: 1e-12 * stored)
     }
 
     func testBadInputExitsNonZeroWithOneLineError() throws {

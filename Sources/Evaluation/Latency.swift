@@ -1,0 +1,61 @@
+import Foundation
+import LinAlg
+import Transformer
+
+/// Floating-point operations of a forward pass, for quoting speed as a fraction of the
+/// sgemm ceiling: 2 × (decoder-layer + head parameters) per token for the matrix
+/// products, plus attention (Q·Kᵀ and P·V over the causal half of each sequence).
+public enum ForwardCost {
+    public static func prefillFLOPs(_ model: TransformerModel, batch: Int, seqlen: Int) -> Double {
+        let tokens = Double(batch * seqlen)
+        let head = Double(model.head.elements.count)
+        let weights = model.layers.reduce(0.0) { total, layer in
+            total + Double(layer.attention.wqkv.elements.count + layer.attention.wo.elements.count + layer.mlp.parameterCount)
+        }
+        // Causal: query t sees t + 1 keys, Σ ≈ L(L+1)/2 pairs per head, 2·(dqk + dv) FLOPs each.
+        let pairs = Double(seqlen) * Double(seqlen + 1) / 2
+        let attention = model.layers.reduce(0.0) { total, layer in
+            let a = layer.attention
+            let visible = a.slidingWindow.map { w in Double(min(w, seqlen)) * Double(seqlen) - Double(min(w, seqlen)) * Double(min(w, seqlen) - 1) / 2 } ?? pairs
+            return total + Double(a.numHeads) * visible * 2 * Double(a.qkHeadDim + a.vHeadDim)
+        }
+        return 2 * (weights + head) * tokens + Double(batch) * attention
+    }
+}
+
+/// Timings of prefill (all logits, as perplexity needs them) and of KV-cache decoding.
+public enum LatencyBenchmark {
+    static func randomTokens(_ count: Int, vocabulary: Int, seed: UInt64) -> [Int32] {
+        var rng = SeededGenerator(seed: seed)
+        return (0..<count).map { _ in Int32.random(in: 0..<Int32(vocabulary), using: &rng) }
+    }
+
+    /// Seconds per prefill of `batch` × `seqlen` random tokens (hidden states and every logit).
+    public static func prefill(_ model: TransformerModel, batch: Int, seqlen: Int, warmup: Int, repeats: Int, seed: UInt64 = 0) throws -> TimingSummary {
+        let tokens = randomTokens(batch * seqlen, vocabulary: model.vocabularySize, seed: seed)
+        return try measure(warmup: warmup, repeats: repeats) {
+            let hidden = try model.hiddenStates(tokens: tokens, batch: batch)
+            // Logits block by block, as evaluation forms them, so memory stays bounded.
+            var row = 0
+            while row < hidden.rows {
+                _ = model.logits(hidden, rows: row..<min(hidden.rows, row + 256))
+                row += 256
+            }
+        }
+    }
+
+    /// Seconds per decoded token step (one token for each of `batch` sequences, with their
+    /// logits) after `context` tokens are already in the KV cache.
+    public static func decode(_ model: TransformerModel, batch: Int, context: Int, warmup: Int, repeats: Int, seed: UInt64 = 0) throws -> TimingSummary {
+        let cache = KVCache(model: model, batch: batch, capacity: context + 1)
+        let prompt = randomTokens(batch * context, vocabulary: model.vocabularySize, seed: seed)
+        _ = try model.hiddenStates(tokens: prompt, batch: batch, cache: cache)
+        let step = randomTokens(batch, vocabulary: model.vocabularySize, seed: seed + 1)
+        return try measure(warmup: warmup, repeats: repeats) {
+            // Every timed step sees the same cache length: the cache is rewound to `context`.
+            cache.truncate(to: context)
+            let hidden = try model.hiddenStates(tokens: step, batch: batch, cache: cache)
+            _ = model.logits(hidden, rows: 0..<batch)
+        }
+    }
+}

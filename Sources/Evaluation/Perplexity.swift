@@ -1,0 +1,56 @@
+import Foundation
+import LinAlg
+import Transformer
+
+/// Perplexity as `EVALUATION.md` defines it: the token ids of a whole text are cut into
+/// non-overlapping windows of `seqlen` from the start (the tail is dropped); each window
+/// is evaluated alone and predicts its tokens 2…L; ppl = exp(mean NLL over all of them).
+public struct PerplexityResult: Sendable {
+    public let seqlen: Int
+    public let windows: Int
+    /// Every window's NLL summed over its L − 1 predicted tokens.
+    public let windowNLLSums: [Double]
+    public let seconds: Double
+
+    public var predictedTokens: Int { windows * (seqlen - 1) }
+    public var meanNLL: Double { windowNLLSums.reduce(0, +) / Double(predictedTokens) }
+    public var perplexity: Double { exp(meanNLL) }
+    /// Tokens run through the model per second (all L of each window).
+    public var tokensPerSecond: Double { Double(windows * seqlen) / seconds }
+}
+
+public struct PerplexityError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+public enum Perplexity {
+    /// Windows available in `tokenCount` ids at length `seqlen`.
+    public static func windowCount(tokenCount: Int, seqlen: Int) -> Int { tokenCount / seqlen }
+
+    /// Evaluates the first `windows` windows (all when nil), `batch` windows per forward call.
+    public static func evaluate(model: TransformerModel, ids: [Int32], seqlen: Int, windows: Int? = nil, batch: Int = 1,
+                                progress: ProgressLine? = nil) throws -> PerplexityResult {
+        guard seqlen >= 2 else { throw PerplexityError(description: "seqlen must be at least 2, got \(seqlen)") }
+        let available = windowCount(tokenCount: ids.count, seqlen: seqlen)
+        let count = windows ?? available
+        guard count >= 1, count <= available else {
+            throw PerplexityError(description: "\(ids.count) tokens hold \(available) windows of \(seqlen); asked for \(count)")
+        }
+        let start = monotonicSeconds()
+        var sums: [Double] = []
+        var next = 0
+        while next < count {
+            let size = min(batch, count - next)
+            let tokens = Array(ids[(next * seqlen)..<((next + size) * seqlen)])
+            let hidden = try model.hiddenStates(tokens: tokens, batch: size)
+            // Row t of a window predicts token t + 1; the window's last row predicts nothing.
+            var targets = [Int32](repeating: -1, count: tokens.count)
+            for w in 0..<size { for t in 0..<(seqlen - 1) { targets[w * seqlen + t] = tokens[w * seqlen + t + 1] } }
+            let nll = model.negativeLogLikelihoods(hidden: hidden, targets: targets)
+            for w in 0..<size { sums.append(nll[(w * seqlen)..<((w + 1) * seqlen)].reduce(0, +)) }
+            next += size
+            progress?.update(done: next, rateUnits: next * seqlen)
+        }
+        return PerplexityResult(seqlen: seqlen, windows: count, windowNLLSums: sums, seconds: monotonicSeconds() - start)
+    }
+}
