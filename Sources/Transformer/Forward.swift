@@ -244,22 +244,29 @@ extension TransformerModel {
     }
 
     /// −log p(targets[r]) under the logits of hidden row r, for rows whose target is ≥ 0
-    /// (others give 0). Logits are formed a block of rows at a time: a 262k vocabulary
-    /// times 2048 positions would not fit in memory at once.
+    /// (others give 0). Logits are formed a block of rows at a time into one reused buffer:
+    /// a 262k vocabulary times 2048 positions would not fit in memory at once, and a fresh
+    /// block per step would cost page faults on every allocation.
     public func negativeLogLikelihoods(hidden: Matrix<Float>, targets: [Int32], blockRows: Int = 64) -> [Double] {
         precondition(targets.count == hidden.rows, "one target per hidden row")
+        let d = hiddenSize, vocabulary = vocabularySize
         var result = [Double](repeating: 0, count: hidden.rows)
-        var start = 0
-        while start < hidden.rows {
-            let end = min(hidden.rows, start + blockRows)
-            let block = logits(hidden, rows: start..<end)
-            block.elements.withUnsafeBufferPointer { l in
-                for r in start..<end where targets[r] >= 0 {
-                    let row = l.baseAddress! + (r - start) * vocabularySize
-                    result[r] = logSumExp(row, count: vocabularySize) - Double(row[Int(targets[r])])
+        let block = UnsafeMutablePointer<Float>.allocate(capacity: min(blockRows, max(hidden.rows, 1)) * vocabulary)
+        defer { block.deallocate() }
+        hidden.elements.withUnsafeBufferPointer { h in
+            head.elements.withUnsafeBufferPointer { w in
+                var start = 0
+                while start < hidden.rows {
+                    let end = min(hidden.rows, start + blockRows)
+                    Float.gemm(transposeA: false, transposeB: true, m: end - start, n: vocabulary, k: d, alpha: 1,
+                               a: h.baseAddress! + start * d, lda: d, b: w.baseAddress!, ldb: d, beta: 0, c: block, ldc: vocabulary)
+                    for r in start..<end where targets[r] >= 0 {
+                        let row = block + (r - start) * vocabulary
+                        result[r] = logSumExp(row, count: vocabulary) - Double(row[Int(targets[r])])
+                    }
+                    start = end
                 }
             }
-            start = end
         }
         return result
     }
