@@ -1,13 +1,9 @@
-/// Why a tokenizer could not be built: the source (a file path, or "GGUF metadata") and
-/// what in it is missing or unsupported.
-public struct TokenizerError: Error, CustomStringConvertible, Equatable, Sendable {
-    public let source: String
-    public let message: String
+/// Why a tokenizer could not be built: the same "<file>: <problem>" error as every other
+/// model-file failure, created with the tokenizer's source (a file path).
+public typealias TokenizerError = ModelFileError
 
+extension ModelFileError {
     public init(source: String, message: String) {
-        self.source = source
-        self.message = message
+        self.init(path: source, message: message)
     }
-
-    public var description: String { "\(source): \(message)" }
 }
