@@ -33,3 +33,39 @@ func attend(q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int
         r0 = r1
     }
 }
+
+/// Attention of one head over one document of a `PackedSequences` call. Pointers, rows and
+/// `positions` are the document's own (row 0 = its first trunk row). Row r sees key c ≤ r
+/// when c is a trunk row or lies in r's own branch, and, with a window, when their
+/// positions are less than `window` apart. Scores are formed for all keys before each
+/// query block and the invisible ones masked: documents are short, so the wasted products
+/// cost less than splitting the block into runs.
+func attendPacked(q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
+                  out: UnsafeMutablePointer<Float>, ldo: Int, rows: Int, trunk: Int, branchStarts: [Int],
+                  positions: UnsafePointer<Int>, qkDim: Int, vDim: Int, scale: Float, window: Int?,
+                  scratch: UnsafeMutablePointer<Float>) {
+    var nextBranch = 0
+    var ownStart = trunk
+    var r0 = 0
+    while r0 < rows {
+        let r1 = min(rows, r0 + attentionQueryBlock)
+        let width = r1
+        Float.gemm(transposeA: false, transposeB: true, m: r1 - r0, n: width, k: qkDim, alpha: scale,
+                   a: q + r0 * ldq, lda: ldq, b: k, ldb: ldk, beta: 0, c: scratch, ldc: width)
+        for r in r0..<r1 {
+            while nextBranch < branchStarts.count && branchStarts[nextBranch] <= r {
+                ownStart = branchStarts[nextBranch]
+                nextBranch += 1
+            }
+            let oldest = window.map { positions[r] - $0 + 1 } ?? Int.min
+            let row = scratch + (r - r0) * width
+            func visible(_ c: Int) -> Bool { c <= r && (c < trunk || c >= ownStart) && positions[c] >= oldest }
+            for c in 0..<width where !visible(c) { row[c] = -.infinity }
+            softmaxInPlace(row, count: width)
+            for c in 0..<width where !visible(c) { row[c] = 0 }
+        }
+        Float.gemm(transposeA: false, transposeB: false, m: r1 - r0, n: vDim, k: width, alpha: 1,
+                   a: scratch, lda: width, b: v, ldb: ldv, beta: 0, c: out + r0 * ldo, ldc: ldo)
+        r0 = r1
+    }
+}

@@ -1,12 +1,38 @@
 import Foundation
 import LinAlg
 
+/// How the rows of a forward call form sequences.
+enum RowLayout {
+    /// `batch` sequences of `length` rows each at positions `firstPosition`…, continuing
+    /// the cached sequences when there is a cache.
+    case batched(batch: Int, length: Int, firstPosition: Int, cache: KVCache?)
+    /// Documents of trunks and branches (see `PackedSequences`).
+    case packed(PackedSequences)
+
+    /// Keys one query row may see at most: the attention scratch is sized by it.
+    var maximumKeys: Int {
+        switch self {
+        case .batched(_, let length, let firstPosition, _): return firstPosition + length
+        case .packed(let packed): return packed.widestDocument
+        }
+    }
+
+    /// Positions of the rows of one run, and how many runs of that shape follow each other.
+    var positionRuns: (positions: [Int], runs: Int) {
+        switch self {
+        case .batched(let batch, let length, let firstPosition, _): return (Array(firstPosition..<(firstPosition + length)), batch)
+        case .packed(let packed): return (packed.positions, 1)
+        }
+    }
+}
+
 /// Scratch buffers of one forward call, sized for its largest layer. Raw allocations:
 /// the layer code works on pointers, and nothing here needs zeroing.
 private final class Workspace {
     let normed, qkv, heads, projected, gateUp, gated, scores: UnsafeMutablePointer<Float>
     /// Threads that attend to different heads at the same time, each with its own scores.
     let attentionWorkers: Int
+    let scoresPerWorker: Int
 
     init(model: TransformerModel, rows n: Int, keys: Int) {
         attentionWorkers = max(1, BLASThreads.count)
@@ -20,7 +46,8 @@ private final class Workspace {
         projected = .allocate(capacity: n * d)
         gateUp = .allocate(capacity: n * 2 * mlpWidth)
         gated = .allocate(capacity: n * mlpWidth)
-        scores = .allocate(capacity: attentionWorkers * attentionQueryBlock * keys)
+        scoresPerWorker = attentionQueryBlock * keys
+        scores = .allocate(capacity: attentionWorkers * scoresPerWorker)
     }
 
     deinit { [normed, qkv, heads, projected, gateUp, gated, scores].forEach { $0.deallocate() } }
@@ -41,18 +68,29 @@ extension TransformerModel {
                 throw ForwardError(description: "KV cache of \(cache.capacity) positions cannot take \(length) more after \(firstPosition)")
             }
         }
+        let hidden = try forward(tokens, layout: .batched(batch: batch, length: length, firstPosition: firstPosition, cache: cache),
+                                 observer: observer)
+        cache?.advance(by: length)
+        return hidden
+    }
+
+    /// Final-normed hidden states of packed documents, one row per packed row.
+    public func hiddenStates(packed: PackedSequences, observer: ActivationObserver? = nil) throws -> Matrix<Float> {
+        try forward(packed.tokens, layout: .packed(packed), observer: observer)
+    }
+
+    private func forward(_ tokens: [Int32], layout: RowLayout, observer: ActivationObserver?) throws -> Matrix<Float> {
         var x = try embed(tokens)
-        let workspace = Workspace(model: self, rows: tokens.count, keys: firstPosition + length)
+        let workspace = Workspace(model: self, rows: tokens.count, keys: layout.maximumKeys)
+        let positions = layout.positionRuns.positions
         var tables: [[Float]: RoPETable] = [:]
         for index in layers.indices {
             let frequencies = layers[index].attention.ropeInverseFrequencies
             if tables[frequencies] == nil {
-                tables[frequencies] = RoPETable(inverseFrequencies: frequencies, firstPosition: firstPosition, rows: length)
+                tables[frequencies] = RoPETable(inverseFrequencies: frequencies, positions: positions)
             }
-            try runLayer(index, x: &x, batch: batch, length: length, firstPosition: firstPosition,
-                         rope: tables[frequencies]!, cache: cache, observer: observer, workspace: workspace)
+            try runLayer(index, x: &x, layout: layout, rope: tables[frequencies]!, observer: observer, workspace: workspace)
         }
-        cache?.advance(by: length)
         var out = Matrix<Float>(rows: tokens.count, cols: hiddenSize)
         x.elements.withUnsafeBufferPointer { px in
             finalNorm.withUnsafeBufferPointer { w in
@@ -85,32 +123,30 @@ extension TransformerModel {
                              rows: rows, width: width)
     }
 
-    private func runLayer(_ index: Int, x: inout Matrix<Float>, batch: Int, length: Int, firstPosition: Int,
-                          rope: RoPETable, cache: KVCache?, observer: ActivationObserver?, workspace: Workspace) throws {
+    private func runLayer(_ index: Int, x: inout Matrix<Float>, layout: RowLayout, rope: RoPETable,
+                          observer: ActivationObserver?, workspace: Workspace) throws {
         let layer = layers[index]
+        let n = x.rows
         try x.elements.withUnsafeMutableBufferPointer { xBuffer in
             let x = xBuffer.baseAddress!
-            try attentionBlock(index, layer: layer, x: x, batch: batch, length: length, firstPosition: firstPosition,
-                               rope: rope, cache: cache, observer: observer, workspace: workspace)
-            try mlpBlock(index, layer: layer, x: x, rows: batch * length, observer: observer, workspace: workspace)
-            let count = batch * length * hiddenSize
+            try attentionBlock(index, layer: layer, x: x, rows: n, layout: layout, rope: rope, observer: observer, workspace: workspace)
+            try mlpBlock(index, layer: layer, x: x, rows: n, observer: observer, workspace: workspace)
+            let count = n * hiddenSize
             for i in 0..<count where !x[i].isFinite {
                 throw ForwardError(description: "layer \(index) produced NaN or Inf activations (token row \(i / hiddenSize))")
             }
-            try observe(observer, index, .layerOutput, x, rows: batch * length, width: hiddenSize)
+            try observe(observer, index, .layerOutput, x, rows: n, width: hiddenSize)
         }
     }
 
-    private func attentionBlock(_ index: Int, layer: DecoderLayer, x: UnsafeMutablePointer<Float>, batch: Int, length: Int,
-                                firstPosition: Int, rope: RoPETable, cache: KVCache?, observer: ActivationObserver?,
-                                workspace: Workspace) throws {
+    private func attentionBlock(_ index: Int, layer: DecoderLayer, x: UnsafeMutablePointer<Float>, rows n: Int,
+                                layout: RowLayout, rope: RoPETable, observer: ActivationObserver?, workspace: Workspace) throws {
         let attention = layer.attention
-        let n = batch * length, d = hiddenSize
+        let d = hiddenSize
         let heads = attention.numHeads, kvHeads = attention.numKVHeads
-        let dqk = attention.qkHeadDim, dv = attention.vHeadDim
-        let width = attention.fusedWidth, headsWidth = attention.outputInputWidth
-        let keyOffset = attention.queryWidth, valueOffset = attention.queryWidth + attention.keyWidth
-        let normed = workspace.normed, qkv = workspace.qkv, z = workspace.heads
+        let dqk = attention.qkHeadDim, width = attention.fusedWidth
+        let keyOffset = attention.queryWidth
+        let normed = workspace.normed, qkv = workspace.qkv
 
         try observe(observer, index, .attentionNormInput, x, rows: n, width: d)
         layer.attentionNorm.withUnsafeBufferPointer { rmsNorm(x, rows: n, width: d, weight: $0.baseAddress, eps: normEps, into: normed) }
@@ -131,47 +167,90 @@ extension TransformerModel {
                 }
             }
         }
-        for b in 0..<batch {
-            rope.apply(qkv + b * length * width, rows: length, stride: width, heads: heads)
-            rope.apply(qkv + b * length * width + keyOffset, rows: length, stride: width, heads: kvHeads)
+        let runs = layout.positionRuns.runs, runLength = n / runs
+        for b in 0..<runs {
+            rope.apply(qkv + b * runLength * width, rows: runLength, stride: width, heads: heads)
+            rope.apply(qkv + b * runLength * width + keyOffset, rows: runLength, stride: width, heads: kvHeads)
         }
-        if let cache { storeInCache(cache, layer: index, qkv: qkv, batch: batch, length: length, firstPosition: firstPosition) }
 
-        // Each query head attends with its KV head, read in place from the QKV rows or the
-        // cache. Heads are independent and their products small, so they are spread over
-        // the BLAS threads with single-threaded sgemm calls instead of threading each call.
-        let pairs = batch * heads
-        let workers = min(workspace.attentionWorkers, pairs)
-        let keys = cache.map { _ in firstPosition + length } ?? length
-        let scoresPerWorker = attentionQueryBlock * keys
-        withSingleThreadedBLAS(if: workers > 1) {
-            DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                let scratch = workspace.scores + worker * scoresPerWorker
-                for pair in stride(from: worker, to: pairs, by: workers) {
-                    let b = pair / heads, h = pair % heads
-                    let g = attention.kvHeadOfQueryHead[h]
-                    let q = UnsafePointer(qkv + b * length * width + h * dqk)
-                    let out = z + b * length * headsWidth + h * dv
-                    if let cache {
-                        cache.keys[index].withUnsafeBufferPointer { ck in
-                            cache.values[index].withUnsafeBufferPointer { cv in
-                                attend(q: q, ldq: width, k: ck.baseAddress! + (b * kvHeads + g) * cache.capacity * dqk, ldk: dqk,
-                                       v: cv.baseAddress! + (b * kvHeads + g) * cache.capacity * dv, ldv: dv,
-                                       out: out, ldo: headsWidth, queries: length, firstQuery: firstPosition, keys: keys,
-                                       qkDim: dqk, vDim: dv, scale: attention.scale, window: attention.slidingWindow, scratch: scratch)
-                            }
-                        }
-                    } else {
-                        let base = UnsafePointer(qkv + b * length * width)
-                        attend(q: q, ldq: width, k: base + keyOffset + g * dqk, ldk: width, v: base + valueOffset + g * dv, ldv: width,
-                               out: out, ldo: headsWidth, queries: length, firstQuery: 0, keys: keys,
+        switch layout {
+        case .batched(let batch, let length, let firstPosition, let cache):
+            if let cache { storeInCache(cache, layer: index, qkv: qkv, batch: batch, length: length, firstPosition: firstPosition) }
+            attendBatched(attention, layer: index, batch: batch, length: length, firstPosition: firstPosition, cache: cache, workspace: workspace)
+        case .packed(let packed):
+            attendPackedDocuments(attention, packed: packed, workspace: workspace)
+        }
+        try observe(observer, index, .outputProjectionInput, workspace.heads, rows: n, width: attention.outputInputWidth)
+        project(workspace.heads, rows: n, inWidth: attention.outputInputWidth, weight: attention.wo, postNorm: layer.postAttentionNorm,
+                into: x, workspace: workspace)
+    }
+
+    /// Each query head attends with its KV head, read in place from the QKV rows or the
+    /// cache. Heads are independent and their products small, so they are spread over
+    /// the BLAS threads with single-threaded sgemm calls instead of threading each call.
+    private func attendBatched(_ attention: Attention, layer index: Int, batch: Int, length: Int, firstPosition: Int,
+                               cache: KVCache?, workspace: Workspace) {
+        let heads = attention.numHeads, kvHeads = attention.numKVHeads
+        let dqk = attention.qkHeadDim, dv = attention.vHeadDim
+        let width = attention.fusedWidth, headsWidth = attention.outputInputWidth
+        let keyOffset = attention.queryWidth, valueOffset = attention.queryWidth + attention.keyWidth
+        let qkv = workspace.qkv, z = workspace.heads
+        let keys = firstPosition + length
+        spreadOverWorkers(tasks: batch * heads, workspace: workspace) { pair, scratch in
+            let b = pair / heads, h = pair % heads
+            let g = attention.kvHeadOfQueryHead[h]
+            let q = UnsafePointer(qkv + b * length * width + h * dqk)
+            let out = z + b * length * headsWidth + h * dv
+            if let cache {
+                cache.keys[index].withUnsafeBufferPointer { ck in
+                    cache.values[index].withUnsafeBufferPointer { cv in
+                        attend(q: q, ldq: width, k: ck.baseAddress! + (b * kvHeads + g) * cache.capacity * dqk, ldk: dqk,
+                               v: cv.baseAddress! + (b * kvHeads + g) * cache.capacity * dv, ldv: dv,
+                               out: out, ldo: headsWidth, queries: length, firstQuery: firstPosition, keys: keys,
                                qkDim: dqk, vDim: dv, scale: attention.scale, window: attention.slidingWindow, scratch: scratch)
                     }
                 }
+            } else {
+                let base = UnsafePointer(qkv + b * length * width)
+                attend(q: q, ldq: width, k: base + keyOffset + g * dqk, ldk: width, v: base + valueOffset + g * dv, ldv: width,
+                       out: out, ldo: headsWidth, queries: length, firstQuery: 0, keys: keys,
+                       qkDim: dqk, vDim: dv, scale: attention.scale, window: attention.slidingWindow, scratch: scratch)
             }
         }
-        try observe(observer, index, .outputProjectionInput, z, rows: n, width: headsWidth)
-        project(z, rows: n, inWidth: headsWidth, weight: attention.wo, postNorm: layer.postAttentionNorm, into: x, workspace: workspace)
+    }
+
+    /// Each (document, query head) pair attends within its document only.
+    private func attendPackedDocuments(_ attention: Attention, packed: PackedSequences, workspace: Workspace) {
+        let heads = attention.numHeads
+        let dqk = attention.qkHeadDim, dv = attention.vHeadDim
+        let width = attention.fusedWidth, headsWidth = attention.outputInputWidth
+        let keyOffset = attention.queryWidth, valueOffset = attention.queryWidth + attention.keyWidth
+        let qkv = workspace.qkv, z = workspace.heads
+        packed.positions.withUnsafeBufferPointer { positions in
+            spreadOverWorkers(tasks: packed.documentCount * heads, workspace: workspace) { pair, scratch in
+                let span = packed.spans[pair / heads], h = pair % heads
+                let g = attention.kvHeadOfQueryHead[h]
+                let base = UnsafePointer(qkv + span.start * width)
+                attendPacked(q: base + h * dqk, ldq: width, k: base + keyOffset + g * dqk, ldk: width,
+                             v: base + valueOffset + g * dv, ldv: width, out: z + span.start * headsWidth + h * dv, ldo: headsWidth,
+                             rows: span.rows, trunk: span.trunkEnd - span.start, branchStarts: span.branchStarts.map { $0 - span.start },
+                             positions: positions.baseAddress! + span.start, qkDim: dqk, vDim: dv, scale: attention.scale,
+                             window: attention.slidingWindow, scratch: scratch)
+            }
+        }
+    }
+
+    /// Runs `tasks` independent attention tasks on the workspace's workers, each worker with
+    /// its own score scratch and single-threaded BLAS.
+    private func spreadOverWorkers(tasks: Int, workspace: Workspace, _ body: (Int, UnsafeMutablePointer<Float>) -> Void) {
+        let workers = min(workspace.attentionWorkers, tasks)
+        guard workers > 0 else { return }
+        withSingleThreadedBLAS(if: workers > 1) {
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                let scratch = workspace.scores + worker * workspace.scoresPerWorker
+                for task in stride(from: worker, to: tasks, by: workers) { body(task, scratch) }
+            }
+        }
     }
 
     private func mlpBlock(_ index: Int, layer: DecoderLayer, x: UnsafeMutablePointer<Float>, rows n: Int,

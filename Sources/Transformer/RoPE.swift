@@ -34,8 +34,8 @@ public enum RoPE {
 
 }
 
-/// cos and sin of position · frequency for a run of positions, computed once per forward
-/// call and shared by every layer that uses the same frequencies.
+/// cos and sin of position · frequency for the positions of a forward call, computed once
+/// and shared by every layer that uses the same frequencies.
 struct RoPETable {
     let half: Int
     let rows: Int
@@ -43,11 +43,16 @@ struct RoPETable {
     let sines: [Float]
 
     init(inverseFrequencies: [Float], firstPosition: Int, rows: Int) {
+        self.init(inverseFrequencies: inverseFrequencies, positions: Array(firstPosition..<(firstPosition + rows)))
+    }
+
+    /// One table row per entry of `positions` (packed sequences restart their positions).
+    init(inverseFrequencies: [Float], positions: [Int]) {
         half = inverseFrequencies.count
-        self.rows = rows
+        rows = positions.count
         var c = [Float](repeating: 0, count: rows * half), s = [Float](repeating: 0, count: rows * half)
-        for r in 0..<rows {
-            let position = Double(firstPosition + r)
+        for (r, p) in positions.enumerated() {
+            let position = Double(p)
             for i in 0..<half {
                 // Angles in Double: positions reach 10⁴–10⁵ and Float angles would drift.
                 let angle = position * Double(inverseFrequencies[i])
