@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // The layers of the harness, each a target that depends only on the ones above it:
-// C libraries → LinAlg → H5Store → ModelIO → Transformer → Datasets → Pruning →
-// Evaluation → Reports → the `intraslice` command-line tool.
+// C libraries (BLAS, LAPACKE, HDF5, zlib) → LinAlg → H5Store → ModelIO → Transformer →
+// Datasets → Pruning → Evaluation → Reports → the `intraslice` command-line tool.
 import PackageDescription
 
 let package = Package(
@@ -14,19 +14,21 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        // System libraries. Debian packages: libopenblas-dev, liblapacke-dev, libhdf5-dev.
+        // System libraries. Debian packages: libopenblas-dev, liblapacke-dev, libhdf5-dev, zlib1g-dev.
         .systemLibrary(name: "CCBLAS", path: "Sources/CCBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CLAPACKE", path: "Sources/CLAPACKE", pkgConfig: "lapacke",
                        providers: [.apt(["liblapacke-dev"])]),
         .systemLibrary(name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5",
                        providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
 
         .target(name: "LinAlg", dependencies: ["CCBLAS", "CLAPACKE"]),
         .target(name: "H5Store", dependencies: ["CHDF5", "LinAlg"]),
         .target(name: "ModelIO", dependencies: ["H5Store", "LinAlg"]),
         .target(name: "Transformer", dependencies: ["ModelIO", "LinAlg"]),
-        .target(name: "Datasets", dependencies: ["Transformer", "ModelIO"]),
+        .target(name: "Datasets", dependencies: ["CZlib", "Transformer", "ModelIO"]),
         .target(name: "Pruning", dependencies: ["Datasets", "Transformer", "ModelIO", "H5Store", "LinAlg"]),
         .target(name: "Evaluation", dependencies: ["Pruning", "Datasets", "Transformer", "ModelIO", "H5Store", "LinAlg"]),
         .target(name: "Reports", dependencies: ["Evaluation", "H5Store"]),

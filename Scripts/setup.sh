@@ -51,7 +51,7 @@ while (($# > 0)); do
 done
 
 # ---- 1. Debian packages ---------------------------------------------------------------
-packages=(libopenblas-dev liblapacke-dev libhdf5-dev hdf5-tools pkg-config)
+packages=(libopenblas-dev liblapacke-dev libhdf5-dev zlib1g-dev hdf5-tools pkg-config)
 command -v python3 >/dev/null 2>&1 || packages+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 # Scripts/test.sh makes a throwaway venv for h5py; Debian splits venv support out.

@@ -8,19 +8,32 @@ import Transformer
 public enum ForwardCost {
     public static func prefillFLOPs(_ model: TransformerModel, batch: Int, seqlen: Int) -> Double {
         let tokens = Double(batch * seqlen)
-        let head = Double(model.head.elements.count)
-        let weights = model.layers.reduce(0.0) { total, layer in
-            total + Double(layer.attention.wqkv.elements.count + layer.attention.wo.elements.count + layer.mlp.parameterCount)
-        }
-        // Causal: query t sees t + 1 keys, Σ ≈ L(L+1)/2 pairs per head, 2·(dqk + dv) FLOPs each.
+        // Causal: query t sees t + 1 keys, Σ ≈ L(L+1)/2 pairs per head.
         let pairs = Double(seqlen) * Double(seqlen + 1) / 2
         let attention = model.layers.reduce(0.0) { total, layer in
             let a = layer.attention
             let visible = a.slidingWindow.map { w in Double(min(w, seqlen)) * Double(seqlen) - Double(min(w, seqlen)) * Double(min(w, seqlen) - 1) / 2 } ?? pairs
-            return total + Double(a.numHeads) * visible * 2 * Double(a.qkHeadDim + a.vHeadDim)
+            return total + visible * attentionFLOPsPerPair(a)
         }
-        return 2 * (weights + head) * tokens + Double(batch) * attention
+        return 2 * (decoderWeights(model) + Double(model.head.elements.count)) * tokens + Double(batch) * attention
     }
+
+    /// Continuation scoring: every packed row through the decoder layers, only the scored
+    /// rows through the LM head, and the unmasked query–key pairs of attention.
+    public static func scoringFLOPs(_ model: TransformerModel, counts: ContinuationScorer.Counts) -> Double {
+        let perPair = model.layers.reduce(0.0) { $0 + attentionFLOPsPerPair($1.attention) }
+        return 2 * decoderWeights(model) * Double(counts.rows) + 2 * Double(model.head.elements.count) * Double(counts.scoredRows)
+            + counts.attentionPairs * perPair
+    }
+
+    static func decoderWeights(_ model: TransformerModel) -> Double {
+        model.layers.reduce(0.0) { total, layer in
+            total + Double(layer.attention.wqkv.elements.count + layer.attention.wo.elements.count + layer.mlp.parameterCount)
+        }
+    }
+
+    /// Q·Kᵀ and P·V of every head of a layer for one query–key pair.
+    static func attentionFLOPsPerPair(_ a: Attention) -> Double { Double(a.numHeads) * 2 * Double(a.qkHeadDim + a.vHeadDim) }
 }
 
 /// Timings of prefill (all logits, as perplexity needs them) and of KV-cache decoding.

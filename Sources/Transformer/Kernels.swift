@@ -53,8 +53,9 @@ func softmaxInPlace(_ row: UnsafeMutablePointer<Float>, count: Int) {
     for j in 0..<count { row[j] *= scale }
 }
 
-/// log Σ exp(row): the normaliser of a row of logits, accumulated in Double for long rows.
-func logSumExp(_ row: UnsafePointer<Float>, count: Int) -> Double {
+/// log Σ exp(row): the normaliser of a row of logits, accumulated in Double for long rows;
+/// also the row's largest value, which tells whether a given entry is the argmax.
+func logSumExp(_ row: UnsafePointer<Float>, count: Int) -> (value: Double, maximum: Float) {
     var maximum = -Float.infinity
     for i in 0..<count where row[i] > maximum { maximum = row[i] }
     let m = SIMD8<Float>(repeating: maximum)
@@ -75,7 +76,7 @@ func logSumExp(_ row: UnsafePointer<Float>, count: Int) -> Double {
         total += Foundation.exp(Double(row[i] - maximum))
         i += 1
     }
-    return Double(maximum) + Foundation.log(total)
+    return (Double(maximum) + Foundation.log(total), maximum)
 }
 
 /// RMSNorm of each row: y = x / sqrt(mean(x²) + eps) · weight (`weight` nil: no scale).

@@ -10,7 +10,7 @@ import Transformer
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a model (dense GGUF or pruned folder).",
-        subcommands: [EvalPerplexity.self]
+        subcommands: [EvalPerplexity.self, EvalZeroShot.self]
     )
 }
 

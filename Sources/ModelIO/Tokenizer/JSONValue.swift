@@ -1,8 +1,8 @@
-/// A minimal JSON reader for `tokenizer.json`. Foundation's JSONSerialization returns
+/// A minimal JSON reader (`tokenizer.json`, task files). Foundation's JSONSerialization returns
 /// objects as `[String: Any]`, and Swift compares `String` keys by canonical equivalence:
 /// a vocabulary holding both the NFC and the NFD spelling of a token (Gemma's does) would
 /// silently lose one. Here objects keep every key, in file order, as the exact scalars.
-enum JSONValue {
+public enum JSONValue: Sendable {
     case null
     case bool(Bool)
     case number(Double)
@@ -10,29 +10,46 @@ enum JSONValue {
     case array([JSONValue])
     case object([(key: String, value: JSONValue)])
 
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         guard case .object(let entries) = self else { return nil }
         let wanted = Array(key.unicodeScalars)
         return entries.first { $0.key.unicodeScalars.elementsEqual(wanted) }?.value
     }
 
-    var string: String? { if case .string(let s) = self { return s }; return nil }
-    var bool: Bool? { if case .bool(let b) = self { return b }; return nil }
-    var array: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
-    var entries: [(key: String, value: JSONValue)]? { if case .object(let o) = self { return o }; return nil }
-    var isNull: Bool { if case .null = self { return true }; return false }
-    var int: Int? {
+    public var string: String? { if case .string(let s) = self { return s }; return nil }
+    public var bool: Bool? { if case .bool(let b) = self { return b }; return nil }
+    public var array: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
+    public var entries: [(key: String, value: JSONValue)]? { if case .object(let o) = self { return o }; return nil }
+    public var isNull: Bool { if case .null = self { return true }; return false }
+    public var int: Int? {
         guard case .number(let d) = self, d == d.rounded(), abs(d) < 1e15 else { return nil }
         return Int(d)
     }
 
-    struct SyntaxError: Error, CustomStringConvertible {
-        let offset: Int
-        let message: String
-        var description: String { "invalid JSON at byte \(offset): \(message)" }
+    /// The value written back as compact JSON text, object keys in file order, as UTF-8
+    /// bytes (not `String`, whose equality would merge canonically equivalent spellings):
+    /// equal values give equal bytes, which is what de-duplication needs.
+    public var compactUTF8: [UInt8] {
+        switch self {
+        case .null: return Array("null".utf8)
+        case .bool(let b): return Array((b ? "true" : "false").utf8)
+        case .number(let d): return Array("\(d)".utf8)
+        case .string(let s): return Array(String(reflecting: s).utf8)
+        case .array(let values):
+            return [UInt8(ascii: "[")] + Array(values.map(\.compactUTF8).joined(separator: [UInt8(ascii: ",")])) + [UInt8(ascii: "]")]
+        case .object(let entries):
+            let members = entries.map { Array(String(reflecting: $0.key).utf8) + [UInt8(ascii: ":")] + $0.value.compactUTF8 }
+            return [UInt8(ascii: "{")] + Array(members.joined(separator: [UInt8(ascii: ",")])) + [UInt8(ascii: "}")]
+        }
     }
 
-    static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+    public struct SyntaxError: Error, CustomStringConvertible {
+        let offset: Int
+        let message: String
+        public var description: String { "invalid JSON at byte \(offset): \(message)" }
+    }
+
+    public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
         var parser = Parser(bytes: bytes)
         let value = try parser.value()
         parser.skipSpace()
