@@ -51,6 +51,12 @@ public struct ContinuationScore: Sendable, Equatable {
     public let loglikelihood: Double
     public let tokenCount: Int
     public let isGreedy: Bool
+
+    public init(loglikelihood: Double, tokenCount: Int, isGreedy: Bool) {
+        self.loglikelihood = loglikelihood
+        self.tokenCount = tokenCount
+        self.isGreedy = isGreedy
+    }
 }
 
 /// Scores the requests of many documents.

@@ -44,10 +44,11 @@ public enum LatencyBenchmark {
     }
 
     /// Seconds per prefill of `batch` × `seqlen` random tokens (hidden states and every logit).
-    public static func prefill(_ model: TransformerModel, batch: Int, seqlen: Int, warmup: Int, repeats: Int, seed: UInt64 = 0) throws -> TimingSummary {
+    public static func prefill(_ model: TransformerModel, batch: Int, seqlen: Int, warmup: Int, repeats: Int, seed: UInt64 = 0,
+                               observer: ActivationObserver? = nil) throws -> TimingSummary {
         let tokens = randomTokens(batch * seqlen, vocabulary: model.vocabularySize, seed: seed)
         return try measure(warmup: warmup, repeats: repeats) {
-            let hidden = try model.hiddenStates(tokens: tokens, batch: batch)
+            let hidden = try model.hiddenStates(tokens: tokens, batch: batch, observer: observer)
             // Logits block by block, as evaluation forms them, so memory stays bounded.
             var row = 0
             while row < hidden.rows {
@@ -58,17 +59,44 @@ public enum LatencyBenchmark {
     }
 
     /// Seconds per decoded token step (one token for each of `batch` sequences, with their
-    /// logits) after `context` tokens are already in the KV cache.
-    public static func decode(_ model: TransformerModel, batch: Int, context: Int, warmup: Int, repeats: Int, seed: UInt64 = 0) throws -> TimingSummary {
-        let cache = KVCache(model: model, batch: batch, capacity: context + 1)
-        let prompt = randomTokens(batch * context, vocabulary: model.vocabularySize, seed: seed)
+    /// logits) after each of `contexts` tokens are in the KV cache. One prefill fills the
+    /// cache to the longest context; every timed step rewinds it to the context measured,
+    /// longest first (a rewound cache cannot grow back without recomputing).
+    public static func decode(_ model: TransformerModel, batch: Int, contexts: [Int], warmup: Int, repeats: Int,
+                              seed: UInt64 = 0) throws -> [TimingSummary] {
+        let longest = contexts.max() ?? 0
+        let cache = KVCache(model: model, batch: batch, capacity: longest + 1)
+        let prompt = randomTokens(batch * longest, vocabulary: model.vocabularySize, seed: seed)
         _ = try model.hiddenStates(tokens: prompt, batch: batch, cache: cache)
         let step = randomTokens(batch, vocabulary: model.vocabularySize, seed: seed + 1)
-        return try measure(warmup: warmup, repeats: repeats) {
-            // Every timed step sees the same cache length: the cache is rewound to `context`.
-            cache.truncate(to: context)
-            let hidden = try model.hiddenStates(tokens: step, batch: batch, cache: cache)
-            _ = model.logits(hidden, rows: 0..<batch)
+        var timings: [Int: TimingSummary] = [:]
+        for context in Set(contexts).sorted(by: >) {
+            timings[context] = try measure(warmup: warmup, repeats: repeats) {
+                cache.truncate(to: context)
+                let hidden = try model.hiddenStates(tokens: step, batch: batch, cache: cache)
+                _ = model.logits(hidden, rows: 0..<batch)
+            }
         }
+        return contexts.map { timings[$0]! }
     }
+}
+
+/// Wall time of each decoder layer inside real forward calls: from the layer's input
+/// reaching its attention norm to its output leaving it.
+public final class LayerClock: ActivationObserver {
+    private var started: [Double]
+    public private(set) var seconds: [[Double]]
+
+    public init(layers: Int) {
+        started = Array(repeating: 0, count: layers)
+        seconds = Array(repeating: [], count: layers)
+    }
+
+    public func wants(layer: Int, site: CaptureSite) -> Bool { site == .attentionNormInput || site == .layerOutput }
+
+    public func observe(layer: Int, site: CaptureSite, activations: UnsafeBufferPointer<Float>, rows: Int, width: Int) throws {
+        if site == .attentionNormInput { started[layer] = monotonicSeconds() } else { seconds[layer].append(monotonicSeconds() - started[layer]) }
+    }
+
+    public func reset() { seconds = Array(repeating: [], count: seconds.count) }
 }

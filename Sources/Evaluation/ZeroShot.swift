@@ -15,6 +15,15 @@ public struct ZeroShotTaskResult: Sendable {
     public let seconds: Double
     public let counts: ContinuationScorer.Counts
 
+    public init(task: ZeroShotTask, documents: [TaskDocument], scores: [[ContinuationScore]], seconds: Double,
+                counts: ContinuationScorer.Counts) {
+        self.task = task
+        self.documents = documents
+        self.scores = scores
+        self.seconds = seconds
+        self.counts = counts
+    }
+
     /// argmax of the loglikelihoods (the first on ties).
     public var predictions: [Int] { scores.map { firstArgmax($0.map(\.loglikelihood)) } }
     /// argmax of loglikelihood ÷ choice length in Unicode scalars.
@@ -98,11 +107,14 @@ public enum ZeroShot {
             var attributes: [String: H5AttributeValue] = [
                 "documents": .int(Int64(result.documents.count)), "metric": .string(result.task.reportedMetric.rawValue),
                 "reported": .double(result.reported), "reported_stderr": .double(result.standardError(result.reported)),
-                "acc": .double(result.accuracy), "acc_stderr": .double(result.standardError(result.accuracy)),
                 "seconds": .double(result.seconds), "rows": .int(Int64(result.counts.rows)),
                 "scored_rows": .int(Int64(result.counts.scoredRows)), "forward_calls": .int(Int64(result.counts.forwardCalls)),
                 "rows_per_second": .double(result.rowsPerSecond), "documents_per_second": .double(result.documentsPerSecond),
             ]
+            if result.task != .lambada {
+                attributes["acc"] = .double(result.accuracy)
+                attributes["acc_stderr"] = .double(result.standardError(result.accuracy))
+            }
             if result.task != .winogrande && result.task != .lambada {
                 attributes["acc_norm"] = .double(result.normalizedAccuracy)
                 attributes["acc_norm_stderr"] = .double(result.standardError(result.normalizedAccuracy))

@@ -71,7 +71,7 @@ struct BenchDecode: ParsableCommand {
     func run() throws {
         let threads = threadOptions.apply()
         let loaded = try ModelLoader.load(model)
-        let timing = try LatencyBenchmark.decode(loaded.model, batch: batch, context: context, warmup: warmup, repeats: repeats)
+        let timing = try LatencyBenchmark.decode(loaded.model, batch: batch, contexts: [context], warmup: warmup, repeats: repeats)[0]
         print(String(format: "%@ decode at context %d, batch %d, %d threads: %.2f ms per step median (IQR %.2f–%.2f), %.1f tokens/s",
                      loaded.name, context, batch, threads, 1000 * timing.median, 1000 * timing.q1, 1000 * timing.q3,
                      Double(batch) / timing.median))

@@ -10,7 +10,7 @@ import Transformer
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Evaluate a model (dense GGUF or pruned folder).",
-        subcommands: [EvalPerplexity.self, EvalZeroShot.self]
+        subcommands: [EvalPerplexity.self, EvalZeroShot.self, EvalRun.self]
     )
 }
 
@@ -23,12 +23,41 @@ struct EvalPerplexity: ParsableCommand {
 
     @Option(help: "Model: a registry name (smollm2-135m, gemma3-270m, qwen2.5-0.5b) or a GGUF path.") var model = "smollm2-135m"
     @Option(help: "Text: wikitext2, wiki, c4, another registry text, or a file path.") var data = "wikitext2"
-    @Option(help: "Window length L in tokens.") var seqlen = 2048
-    @Option(help: "Evaluate only the first N windows (default: all).") var windows: Int?
-    @Option(help: "Windows per forward call.") var batch = 1
+    @OptionGroup var perplexity: PerplexityOptions
     @Option(help: "Store the result and its provenance in this HDF5 file.") var output: String?
     @OptionGroup var threadOptions: ThreadOptions
     @OptionGroup var outputOptions: OutputOptions
+
+    func run() throws {
+        let threads = threadOptions.apply()
+        let loaded = try ModelLoader.load(model)
+        let run = try perplexity.evaluate(data, loaded: loaded, threads: threads)
+        var json = run.json
+        json["command"] = "eval ppl"
+        json["model"] = loaded.name
+        if let output {
+            let writer = try H5Writer(path: output)
+            let modelHash = try loaded.checkpointSHA256()
+            try Provenance(extra: run.provenance.merging(modelProvenance(loaded, hash: modelHash)) { _, new in new }).write(to: writer)
+            try run.write(writer)
+            try writer.commit()
+            json["output"] = output
+            json["model_sha256"] = modelHash
+        }
+        if outputOptions.json { JSONOutput.emit(json) }
+    }
+}
+
+/// Model fields of a provenance record.
+func modelProvenance(_ loaded: LoadedModel, hash: String) -> [String: H5AttributeValue] {
+    ["model": .string(loaded.name), "model_path": .string(loaded.path), "model_sha256": .string(hash)]
+}
+
+/// The options of a perplexity evaluation, shared by `eval ppl` and `eval run`.
+struct PerplexityOptions: ParsableArguments {
+    @Option(help: "Window length L in tokens.") var seqlen = 2048
+    @Option(help: "Evaluate only the first N windows (default: all).") var windows: Int?
+    @Option(help: "Windows per forward call.") var batch = 1
 
     func validate() throws {
         guard seqlen >= 2 && seqlen <= 131_072 else { throw ValidationError("--seqlen must be between 2 and 131072, got \(seqlen)") }
@@ -36,10 +65,15 @@ struct EvalPerplexity: ParsableCommand {
         guard batch >= 1 else { throw ValidationError("--batch must be at least 1, got \(batch)") }
     }
 
-    func run() throws {
-        let threads = threadOptions.apply()
+    /// A finished perplexity run: what to print, store and record.
+    struct Run {
+        let json: [String: Any]
+        let provenance: [String: H5AttributeValue]
+        let write: (H5Writer) throws -> Void
+    }
+
+    func evaluate(_ data: String, loaded: LoadedModel, threads: Int) throws -> Run {
         let corpus = try TextCorpus.load(data)
-        let loaded = try ModelLoader.load(model)
         let ids = loaded.tokenizer.encode(corpus.bytes, addSpecialTokens: true)
         let available = Perplexity.windowCount(tokenCount: ids.count, seqlen: seqlen)
         let count = windows ?? available
@@ -52,20 +86,15 @@ struct EvalPerplexity: ParsableCommand {
         print(String(format: "%@ on %@ (L=%d, %d windows, %d predicted tokens): ppl %.4f (mean NLL %.5f), %.0f tokens/s, %d threads",
                      loaded.name, corpus.name, seqlen, count, result.predictedTokens, result.perplexity, result.meanNLL,
                      result.tokensPerSecond, threads))
-        var json: [String: Any] = [
-            "command": "eval ppl", "model": loaded.name, "data": corpus.name, "seqlen": seqlen, "windows": count,
-            "windows_available": available, "tokens": ids.count, "predicted_tokens": result.predictedTokens,
-            "ppl": result.perplexity, "mean_nll": result.meanNLL, "seconds": result.seconds,
+        let json: [String: Any] = [
+            "data": corpus.name, "seqlen": seqlen, "windows": count, "windows_available": available, "tokens": ids.count,
+            "predicted_tokens": result.predictedTokens, "ppl": result.perplexity, "mean_nll": result.meanNLL, "seconds": result.seconds,
             "tokens_per_second": result.tokensPerSecond, "threads": threads,
         ]
-        if let output {
-            let modelHash = try loaded.checkpointSHA256()
-            let dataHash = SHA256.hex(of: Data(corpus.bytes))
-            let writer = try H5Writer(path: output)
-            try Provenance(extra: [
-                "model": .string(loaded.name), "model_path": .string(loaded.path), "model_sha256": .string(modelHash),
-                "data": .string(corpus.name), "data_path": .string(corpus.source.path), "data_sha256": .string(dataHash),
-            ]).write(to: writer)
+        let provenance: [String: H5AttributeValue] = [
+            "data": .string(corpus.name), "data_path": .string(corpus.source.path), "data_sha256": .string(SHA256.hex(of: Data(corpus.bytes))),
+        ]
+        return Run(json: json, provenance: provenance) { writer in
             let group = "/perplexity/\(corpus.name)"
             try writer.write(result.windowNLLSums, shape: [count], to: group + "/window_nll_sums")
             try writer.setAttributes([
@@ -73,8 +102,79 @@ struct EvalPerplexity: ParsableCommand {
                 "tokens": .int(Int64(ids.count)), "predicted_tokens": .int(Int64(result.predictedTokens)),
                 "ppl": .double(result.perplexity), "mean_nll": .double(result.meanNLL), "seconds": .double(result.seconds),
                 "tokens_per_second": .double(result.tokensPerSecond), "threads": .int(Int64(threads)),
+                "data_sha256": provenance["data_sha256"]!,
                 "protocol": .string("whole file tokenized once with the tokenizer's default special tokens; non-overlapping windows from the start, tail dropped; each window predicts tokens 2..L"),
             ], on: group)
+        }
+    }
+}
+
+struct EvalRun: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Several evaluations of one model in one run, stored in one HDF5 file with one provenance record.",
+        discussion: "Example: intraslice eval run --ppl wikitext2,c4 --zeroshot all --latency --output run.h5"
+    )
+
+    @Option(help: "Model: a registry name, a GGUF path or a pruned-model folder.") var model = "smollm2-135m"
+    @Option(help: "Texts for perplexity, comma-separated (wikitext2, wiki, c4, … or paths).") var ppl: String?
+    @Option(help: "Zero-shot tasks: a comma-separated list, `all` or `all+lambada`.") var zeroshot: String?
+    @Flag(help: "Run the latency suite.") var latency = false
+    @OptionGroup var latencyOptions: LatencyOptions
+    @OptionGroup var perplexity: PerplexityOptions
+    @Option(help: "Zero-shot: only the first N documents of each task.") var limit: Int?
+    @Flag(help: "Zero-shot: score every choice from scratch (no shared context).") var naive = false
+    @Option(help: "Store everything, with provenance, in this HDF5 file.") var output: String?
+    @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var outputOptions: OutputOptions
+
+    func validate() throws {
+        guard ppl != nil || zeroshot != nil || latency else { throw ValidationError("nothing to run: give --ppl, --zeroshot and/or --latency") }
+        if let ppl, ppl.split(separator: ",").isEmpty { throw ValidationError("--ppl needs at least one text") }
+        _ = try zeroShotOptions()?.taskList()
+    }
+
+    func zeroShotOptions() throws -> ZeroShotOptions? {
+        guard let zeroshot else { return nil }
+        var arguments = ["--tasks", zeroshot]
+        if let limit { arguments += ["--limit", String(limit)] }
+        if naive { arguments.append("--naive") }
+        return try ZeroShotOptions.parse(arguments)
+    }
+
+    func run() throws {
+        let threads = threadOptions.apply()
+        let loaded = try ModelLoader.load(model)
+        var json: [String: Any] = ["command": "eval run", "model": loaded.name, "threads": threads]
+        var provenance: [String: H5AttributeValue] = [:]
+        var writes: [(H5Writer) throws -> Void] = []
+        if let ppl {
+            var runs: [String: Any] = [:]
+            for data in ppl.split(separator: ",").map(String.init) {
+                let run = try perplexity.evaluate(data, loaded: loaded, threads: threads)
+                runs[run.json["data"] as! String] = run.json
+                for (key, value) in run.provenance { provenance["\(key)_\(run.json["data"]!)"] = value }
+                writes.append(run.write)
+            }
+            json["perplexity"] = runs
+        }
+        if let options = try zeroShotOptions() {
+            let tasks = try options.taskList()
+            let results = try options.evaluate(tasks, loaded: loaded)
+            json["zeroshot"] = options.summary(results, model: loaded.model)
+            provenance.merge(try options.provenance(tasks)) { _, new in new }
+            writes.append { try ZeroShot.write(results, to: $0) }
+        }
+        if latency {
+            let result = try latencyOptions.suite().run(loaded.model) { print("\(loaded.name) \($0)") }
+            json["latency"] = LatencyOptions.json(result)
+            writes.append { try LatencySuite.write(result, to: $0) }
+        }
+        if let output {
+            let writer = try H5Writer(path: output)
+            let modelHash = try loaded.checkpointSHA256()
+            try Provenance(extra: provenance.merging(modelProvenance(loaded, hash: modelHash)) { _, new in new }).write(to: writer)
+            for write in writes { try write(writer) }
             try writer.commit()
             json["output"] = output
             json["model_sha256"] = modelHash

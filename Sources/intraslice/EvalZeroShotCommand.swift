@@ -37,9 +37,7 @@ struct EvalZeroShot: ParsableCommand {
         if let output {
             let writer = try H5Writer(path: output)
             let modelHash = try loaded.checkpointSHA256()
-            try Provenance(extra: zeroShot.provenance(tasks).merging([
-                "model": .string(loaded.name), "model_path": .string(loaded.path), "model_sha256": .string(modelHash),
-            ]) { _, new in new }).write(to: writer)
+            try Provenance(extra: zeroShot.provenance(tasks).merging(modelProvenance(loaded, hash: modelHash)) { _, new in new }).write(to: writer)
             try ZeroShot.write(results, to: writer)
             try writer.commit()
             json["output"] = output
@@ -107,11 +105,20 @@ struct ZeroShotOptions: ParsableArguments {
         for r in results {
             var entry: [String: Any] = [
                 "documents": r.documents.count, "metric": r.task.reportedMetric.rawValue, "reported": r.reported,
-                "acc": r.accuracy, "acc_stderr": r.standardError(r.accuracy), "seconds": r.seconds, "rows": r.counts.rows,
+                "reported_stderr": r.standardError(r.reported), "seconds": r.seconds, "rows": r.counts.rows,
                 "scored_rows": r.counts.scoredRows, "tokens_per_second": r.rowsPerSecond,
             ]
-            if r.task == .lambada { entry["greedy_acc"] = r.greedyAccuracy; entry["ppl"] = r.perplexity }
-            else if r.task != .winogrande { entry["acc_norm"] = r.normalizedAccuracy; entry["acc_norm_stderr"] = r.standardError(r.normalizedAccuracy) }
+            if r.task == .lambada {
+                entry["greedy_acc"] = r.greedyAccuracy
+                entry["ppl"] = r.perplexity
+            } else {
+                entry["acc"] = r.accuracy
+                entry["acc_stderr"] = r.standardError(r.accuracy)
+            }
+            if r.task != .lambada && r.task != .winogrande {
+                entry["acc_norm"] = r.normalizedAccuracy
+                entry["acc_norm_stderr"] = r.standardError(r.normalizedAccuracy)
+            }
             perTask[r.task.rawValue] = entry
         }
         let seconds = results.reduce(0) { $0 + $1.seconds }
