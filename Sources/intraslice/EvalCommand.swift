@@ -161,9 +161,13 @@ struct EvalRun: ParsableCommand {
         if let options = try zeroShotOptions() {
             let tasks = try options.taskList()
             let results = try options.evaluate(tasks, loaded: loaded)
-            json["zeroshot"] = options.summary(results, model: loaded.model)
+            let summary = options.summary(results, model: loaded.model)
+            json["zeroshot"] = summary
             provenance.merge(try options.provenance(tasks)) { _, new in new }
-            writes.append { try ZeroShot.write(results, to: $0) }
+            writes.append {
+                try ZeroShot.write(results, to: $0)
+                try $0.setAttributes(ZeroShotOptions.throughputAttributes(summary), on: "/zeroshot")
+            }
         }
         if latency {
             let result = try latencyOptions.suite().run(loaded.model) { print("\(loaded.name) \($0)") }

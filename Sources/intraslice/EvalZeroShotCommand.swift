@@ -39,6 +39,7 @@ struct EvalZeroShot: ParsableCommand {
             let modelHash = try loaded.checkpointSHA256()
             try Provenance(extra: zeroShot.provenance(tasks).merging(modelProvenance(loaded, hash: modelHash)) { _, new in new }).write(to: writer)
             try ZeroShot.write(results, to: writer)
+            try writer.setAttributes(ZeroShotOptions.throughputAttributes(json), on: "/zeroshot")
             try writer.commit()
             json["output"] = output
             json["model_sha256"] = modelHash
@@ -54,6 +55,8 @@ struct ZeroShotOptions: ParsableArguments {
     @Flag(help: "Score every choice from scratch instead of sharing its document's context (slower; for comparison).")
     var naive = false
     @Option(help: "Rows (tokens) per forward call when packing documents.") var rowsPerCall = 2048
+    @Flag(help: "Also measure the sgemm ceiling (2048², after the tasks) and report the fraction of it reached.")
+    var gemmCeiling = false
 
     func validate() throws {
         if let limit, limit < 1 { throw ValidationError("--limit must be at least 1, got \(limit)") }
@@ -130,9 +133,28 @@ struct ZeroShotOptions: ParsableArguments {
             "tokens_per_second": Double(counts.rows) / seconds, "gflops_per_second": flops / seconds / 1e9,
             "share_prefix": !naive, "limit": limit.map { $0 as Any } ?? "all",
         ]
+        if gemmCeiling {
+            let ceiling = benchmarkSgemm(size: 2048).gflopsMedian
+            json["gemm_ceiling_gflops"] = ceiling
+            json["fraction_of_ceiling"] = flops / seconds / 1e9 / ceiling
+            print(String(format: "zero-shot: %d rows in %.0f s, %.0f tokens/s, %.1f GFLOP/s = %.1f%% of the sgemm ceiling (%.1f GFLOP/s)",
+                         counts.rows, seconds, Double(counts.rows) / seconds, flops / seconds / 1e9, 100 * flops / seconds / 1e9 / ceiling, ceiling))
+        }
         if let average = ZeroShot.average(results, over: ZeroShotTask.sliceGPTAverage) { json["average_slicegpt_5"] = average }
         if let average = ZeroShot.average(results, over: ZeroShotTask.intraSliceAverage) { json["average_intraslice_7"] = average }
         return json
+    }
+
+    /// The run's throughput figures from `summary`, as HDF5 attributes.
+    static func throughputAttributes(_ summary: [String: Any]) -> [String: H5AttributeValue] {
+        var attributes: [String: H5AttributeValue] = [:]
+        for key in ["seconds", "tokens_per_second", "gflops_per_second", "gemm_ceiling_gflops", "fraction_of_ceiling"] {
+            if let value = summary[key] as? Double { attributes[key] = .double(value) }
+        }
+        for key in ["rows", "scored_rows"] {
+            if let value = summary[key] as? Int { attributes[key] = .int(Int64(value)) }
+        }
+        return attributes
     }
 
     /// The task files and their hashes, for the provenance record.
