@@ -104,13 +104,19 @@ public struct ContinuationScorer {
         let packed: PackedSequences.Document
     }
 
-    /// Scores, per document, each of its requests; `progress` hears the number of documents
-    /// finished so far after each forward call.
-    public func score(_ documents: [[EncodedRequest]], counts: inout Counts, progress: (Int) -> Void = { _ in }) throws
-        -> [[ContinuationScore]] {
+    /// Scores, per document, each of its requests. Documents in `finished` (from a resume
+    /// log) are taken as they are; `onFinished` hears every other document once all its
+    /// requests are scored, and `progress` the number of documents done after each call.
+    public func score(_ documents: [[EncodedRequest]], counts: inout Counts, finished: [Int: [ContinuationScore]] = [:],
+                      onFinished: (Int, [ContinuationScore]) throws -> Void = { _, _ in },
+                      progress: (Int) -> Void = { _ in }) throws -> [[ContinuationScore]] {
         var results = documents.map { [ContinuationScore?](repeating: nil, count: $0.count) }
         var units: [Unit] = []
         for (d, requests) in documents.enumerated() {
+            if let scores = finished[d], scores.count == requests.count {
+                results[d] = scores
+                continue
+            }
             if sharePrefix {
                 units.append(Unit(document: d, requests: Array(requests.indices), packed: Self.tree(requests)))
             } else {
@@ -130,10 +136,11 @@ public struct ContinuationScorer {
             }
             let batch = Array(units[next..<end])
             try score(batch, documents: documents, into: &results, counts: &counts)
+            for d in Set(batch.map(\.document)).sorted() where results[d].allSatisfy({ $0 != nil }) {
+                try onFinished(d, results[d].map { $0! })
+            }
             next = end
-            // Documents before the last one touched are finished; that one too unless it continues.
-            let last = units[end - 1].document
-            progress(end < units.count && units[end].document == last ? last : last + 1)
+            progress(results.filter { $0.allSatisfy { $0 != nil } }.count)
         }
         return results.map { $0.map { $0! } }
     }

@@ -10,13 +10,15 @@ public struct PerplexityResult: Sendable {
     public let windows: Int
     /// Every window's NLL summed over its L − 1 predicted tokens.
     public let windowNLLSums: [Double]
+    /// Seconds of this run, and the windows it computed (the others came from a resume log).
     public let seconds: Double
+    public let computedWindows: Int
 
     public var predictedTokens: Int { windows * (seqlen - 1) }
     public var meanNLL: Double { windowNLLSums.reduce(0, +) / Double(predictedTokens) }
     public var perplexity: Double { exp(meanNLL) }
-    /// Tokens run through the model per second (all L of each window).
-    public var tokensPerSecond: Double { Double(windows * seqlen) / seconds }
+    /// Tokens run through the model per second (all L of each window computed in this run).
+    public var tokensPerSecond: Double { Double(computedWindows * seqlen) / seconds }
 }
 
 public struct PerplexityError: Error, CustomStringConvertible {
@@ -28,8 +30,9 @@ public enum Perplexity {
     public static func windowCount(tokenCount: Int, seqlen: Int) -> Int { tokenCount / seqlen }
 
     /// Evaluates the first `windows` windows (all when nil), `batch` windows per forward call.
+    /// With a resume log, windows it holds are taken from it and each new one is logged.
     public static func evaluate(model: TransformerModel, ids: [Int32], seqlen: Int, windows: Int? = nil, batch: Int = 1,
-                                progress: ProgressLine? = nil) throws -> PerplexityResult {
+                                progress: ProgressLine? = nil, resume: ResumeScope? = nil) throws -> PerplexityResult {
         guard seqlen >= 2 else { throw PerplexityError(description: "seqlen must be at least 2, got \(seqlen)") }
         let available = windowCount(tokenCount: ids.count, seqlen: seqlen)
         let count = windows ?? available
@@ -37,20 +40,26 @@ public enum Perplexity {
             throw PerplexityError(description: "\(ids.count) tokens hold \(available) windows of \(seqlen); asked for \(count)")
         }
         let start = monotonicSeconds()
-        var sums: [Double] = []
+        var sums = (0..<count).map { resume?.values(of: "window \($0)")?.first }
+        let pending = (0..<count).filter { sums[$0] == nil }
         var next = 0
-        while next < count {
-            let size = min(batch, count - next)
-            let tokens = Array(ids[(next * seqlen)..<((next + size) * seqlen)])
-            let hidden = try model.hiddenStates(tokens: tokens, batch: size)
+        while next < pending.count {
+            let chosen = Array(pending[next..<min(pending.count, next + batch)])
+            let tokens = chosen.flatMap { ids[($0 * seqlen)..<(($0 + 1) * seqlen)] }
+            let hidden = try model.hiddenStates(tokens: tokens, batch: chosen.count)
             // Row t of a window predicts token t + 1; the window's last row predicts nothing.
             var targets = [Int32](repeating: -1, count: tokens.count)
-            for w in 0..<size { for t in 0..<(seqlen - 1) { targets[w * seqlen + t] = tokens[w * seqlen + t + 1] } }
+            for w in chosen.indices { for t in 0..<(seqlen - 1) { targets[w * seqlen + t] = tokens[w * seqlen + t + 1] } }
             let nll = model.negativeLogLikelihoods(hidden: hidden, targets: targets)
-            for w in 0..<size { sums.append(nll[(w * seqlen)..<((w + 1) * seqlen)].reduce(0, +)) }
-            next += size
-            progress?.update(done: next, rateUnits: next * seqlen)
+            for (w, window) in chosen.enumerated() {
+                let sum = nll[(w * seqlen)..<((w + 1) * seqlen)].reduce(0, +)
+                sums[window] = sum
+                try resume?.record("window \(window)", [sum])
+            }
+            next += chosen.count
+            progress?.update(done: count - pending.count + next, rateUnits: next * seqlen)
         }
-        return PerplexityResult(seqlen: seqlen, windows: count, windowNLLSums: sums, seconds: monotonicSeconds() - start)
+        return PerplexityResult(seqlen: seqlen, windows: count, windowNLLSums: sums.map { $0! }, seconds: monotonicSeconds() - start,
+                                computedWindows: pending.count)
     }
 }

@@ -68,15 +68,26 @@ func firstArgmax(_ values: [Double]) -> Int {
 
 public enum ZeroShot {
     /// Encodes and scores the documents of one task (from `ZeroShotTask.load`).
+    /// With a resume log, documents it holds are not scored again and each newly scored one is logged.
     public static func evaluate(_ task: ZeroShotTask, documents: [TaskDocument], model: TransformerModel, tokenizer: Tokenizer,
-                                scorer: ContinuationScorer, progress: ProgressLine? = nil) throws -> ZeroShotTaskResult {
+                                scorer: ContinuationScorer, progress: ProgressLine? = nil, resume: ResumeScope? = nil) throws -> ZeroShotTaskResult {
         let maxLength = model.config.maxPositionEmbeddings
         let start = monotonicSeconds()
         let encoded = documents.map { $0.requests.map { EncodedRequest($0, tokenizer: tokenizer, maxLength: maxLength) } }
-        var counts = ContinuationScorer.Counts()
-        let scores = try scorer.score(encoded, counts: &counts) { done in
-            progress?.update(done: done, rateUnits: done)
+        var finished: [Int: [ContinuationScore]] = [:]
+        for d in documents.indices {
+            // Three values per request: loglikelihood, token count, greedy (1/0).
+            guard let values = resume?.values(of: "\(task.rawValue) \(d)"), values.count == 3 * documents[d].requests.count else { continue }
+            finished[d] = stride(from: 0, to: values.count, by: 3).map {
+                ContinuationScore(loglikelihood: values[$0], tokenCount: Int(values[$0 + 1]), isGreedy: values[$0 + 2] != 0)
+            }
         }
+        var counts = ContinuationScorer.Counts()
+        let scores = try scorer.score(encoded, counts: &counts, finished: finished, onFinished: { d, scores in
+            try resume?.record("\(task.rawValue) \(d)", scores.flatMap { [$0.loglikelihood, Double($0.tokenCount), $0.isGreedy ? 1 : 0] })
+        }, progress: { done in
+            progress?.update(done: done, rateUnits: done)
+        })
         return ZeroShotTaskResult(task: task, documents: documents, scores: scores, seconds: monotonicSeconds() - start, counts: counts)
     }
 

@@ -31,18 +31,20 @@ struct EvalPerplexity: ParsableCommand {
     func run() throws {
         let threads = threadOptions.apply()
         let loaded = try ModelLoader.load(model)
-        let run = try perplexity.evaluate(data, loaded: loaded, threads: threads)
+        let modelHash = try loaded.checkpointSHA256()
+        let resume = try output.map { try ResumeLog(path: $0 + ".resume.jsonl", key: "eval ppl \(modelHash) \(data) \(perplexity.key)") }
+        let run = try perplexity.evaluate(data, loaded: loaded, threads: threads, resume: resume?.scope(""))
         var json = run.json
         json["command"] = "eval ppl"
         json["model"] = loaded.name
+        json["model_sha256"] = modelHash
         if let output {
             let writer = try H5Writer(path: output)
-            let modelHash = try loaded.checkpointSHA256()
             try Provenance(extra: run.provenance.merging(modelProvenance(loaded, hash: modelHash)) { _, new in new }).write(to: writer)
             try run.write(writer)
             try writer.commit()
+            resume?.remove()
             json["output"] = output
-            json["model_sha256"] = modelHash
         }
         if outputOptions.json { JSONOutput.emit(json) }
     }
@@ -72,7 +74,10 @@ struct PerplexityOptions: ParsableArguments {
         let write: (H5Writer) throws -> Void
     }
 
-    func evaluate(_ data: String, loaded: LoadedModel, threads: Int) throws -> Run {
+    /// The settings that decide the numbers, for resume-log keys.
+    var key: String { "seqlen=\(seqlen) windows=\(windows.map(String.init) ?? "all")" }
+
+    func evaluate(_ data: String, loaded: LoadedModel, threads: Int, resume: ResumeScope? = nil) throws -> Run {
         let corpus = try TextCorpus.load(data)
         let ids = loaded.tokenizer.encode(corpus.bytes, addSpecialTokens: true)
         let available = Perplexity.windowCount(tokenCount: ids.count, seqlen: seqlen)
@@ -82,7 +87,10 @@ struct PerplexityOptions: ParsableArguments {
         }
         FileHandle.standardError.write(Data("\(loaded.name): loaded in \(String(format: "%.1f", loaded.loadSeconds)) s; \(corpus.name): \(ids.count) tokens, \(count) of \(available) windows of \(seqlen); \(threads) threads\n".utf8))
         let result = try Perplexity.evaluate(model: loaded.model, ids: ids, seqlen: seqlen, windows: count, batch: batch,
-                                             progress: ProgressLine("ppl \(corpus.name) L=\(seqlen)", total: count, unit: "tok"))
+                                             progress: ProgressLine("ppl \(corpus.name) L=\(seqlen)", total: count, unit: "tok"), resume: resume)
+        if result.computedWindows < count {
+            FileHandle.standardError.write(Data("ppl \(corpus.name): \(count - result.computedWindows) windows taken from the resume log\n".utf8))
+        }
         print(String(format: "%@ on %@ (L=%d, %d windows, %d predicted tokens): ppl %.4f (mean NLL %.5f), %.0f tokens/s, %d threads",
                      loaded.name, corpus.name, seqlen, count, result.predictedTokens, result.perplexity, result.meanNLL,
                      result.tokensPerSecond, threads))
@@ -145,22 +153,27 @@ struct EvalRun: ParsableCommand {
     func run() throws {
         let threads = threadOptions.apply()
         let loaded = try ModelLoader.load(model)
-        var json: [String: Any] = ["command": "eval run", "model": loaded.name, "threads": threads]
+        let modelHash = try loaded.checkpointSHA256()
+        var json: [String: Any] = ["command": "eval run", "model": loaded.name, "threads": threads, "model_sha256": modelHash]
+        let zeroShot = try zeroShotOptions()
+        let resume = try output.map {
+            try ResumeLog(path: $0 + ".resume.jsonl", key: "eval run \(modelHash) ppl=\(ppl ?? "-") \(perplexity.key) zeroshot=\(zeroShot?.key ?? "-")")
+        }
         var provenance: [String: H5AttributeValue] = [:]
         var writes: [(H5Writer) throws -> Void] = []
         if let ppl {
             var runs: [String: Any] = [:]
             for data in ppl.split(separator: ",").map(String.init) {
-                let run = try perplexity.evaluate(data, loaded: loaded, threads: threads)
+                let run = try perplexity.evaluate(data, loaded: loaded, threads: threads, resume: resume?.scope("ppl \(data) "))
                 runs[run.json["data"] as! String] = run.json
                 for (key, value) in run.provenance { provenance["\(key)_\(run.json["data"]!)"] = value }
                 writes.append(run.write)
             }
             json["perplexity"] = runs
         }
-        if let options = try zeroShotOptions() {
+        if let options = zeroShot {
             let tasks = try options.taskList()
-            let results = try options.evaluate(tasks, loaded: loaded)
+            let results = try options.evaluate(tasks, loaded: loaded, resume: resume?.scope("zeroshot "))
             let summary = options.summary(results, model: loaded.model)
             json["zeroshot"] = summary
             provenance.merge(try options.provenance(tasks)) { _, new in new }
@@ -176,12 +189,11 @@ struct EvalRun: ParsableCommand {
         }
         if let output {
             let writer = try H5Writer(path: output)
-            let modelHash = try loaded.checkpointSHA256()
             try Provenance(extra: provenance.merging(modelProvenance(loaded, hash: modelHash)) { _, new in new }).write(to: writer)
             for write in writes { try write(writer) }
             try writer.commit()
+            resume?.remove()
             json["output"] = output
-            json["model_sha256"] = modelHash
         }
         if outputOptions.json { JSONOutput.emit(json) }
     }

@@ -31,18 +31,19 @@ struct EvalZeroShot: ParsableCommand {
         let loaded = try ModelLoader.load(model)
         let tasks = try zeroShot.taskList()
         FileHandle.standardError.write(Data("\(loaded.name): loaded in \(String(format: "%.1f", loaded.loadSeconds)) s; \(tasks.count) tasks; \(threads) threads\n".utf8))
-        let results = try zeroShot.evaluate(tasks, loaded: loaded)
-        var json: [String: Any] = ["command": "eval zeroshot", "model": loaded.name, "threads": threads]
+        let modelHash = try loaded.checkpointSHA256()
+        let resume = try output.map { try ResumeLog(path: $0 + ".resume.jsonl", key: "eval zeroshot \(modelHash) \(zeroShot.key)") }
+        let results = try zeroShot.evaluate(tasks, loaded: loaded, resume: resume?.scope(""))
+        var json: [String: Any] = ["command": "eval zeroshot", "model": loaded.name, "threads": threads, "model_sha256": modelHash]
         json.merge(zeroShot.summary(results, model: loaded.model)) { _, new in new }
         if let output {
             let writer = try H5Writer(path: output)
-            let modelHash = try loaded.checkpointSHA256()
             try Provenance(extra: zeroShot.provenance(tasks).merging(modelProvenance(loaded, hash: modelHash)) { _, new in new }).write(to: writer)
             try ZeroShot.write(results, to: writer)
             try writer.setAttributes(ZeroShotOptions.throughputAttributes(json), on: "/zeroshot")
             try writer.commit()
+            resume?.remove()
             json["output"] = output
-            json["model_sha256"] = modelHash
         }
         if outputOptions.json { JSONOutput.emit(json) }
     }
@@ -71,7 +72,10 @@ struct ZeroShotOptions: ParsableArguments {
     }
 
     /// Runs the tasks one after another, each with its own progress line, and prints a line per task.
-    func evaluate(_ tasks: [ZeroShotTask], loaded: LoadedModel) throws -> [ZeroShotTaskResult] {
+    /// The settings that decide the numbers, for resume-log keys (task files are pinned by hash).
+    var key: String { "tasks=\(tasks) limit=\(limit.map(String.init) ?? "all") share_prefix=\(!naive)" }
+
+    func evaluate(_ tasks: [ZeroShotTask], loaded: LoadedModel, resume: ResumeScope? = nil) throws -> [ZeroShotTaskResult] {
         var scorer = ContinuationScorer(model: loaded.model)
         scorer.sharePrefix = !naive
         scorer.rowsPerCall = rowsPerCall
@@ -79,7 +83,7 @@ struct ZeroShotOptions: ParsableArguments {
         for task in tasks {
             let documents = try task.load(limit: limit)
             let result = try ZeroShot.evaluate(task, documents: documents, model: loaded.model, tokenizer: loaded.tokenizer, scorer: scorer,
-                                               progress: ProgressLine(task.rawValue, total: documents.count, unit: "docs"))
+                                               progress: ProgressLine(task.rawValue, total: documents.count, unit: "docs"), resume: resume)
             results.append(result)
             print(Self.line(result))
         }
