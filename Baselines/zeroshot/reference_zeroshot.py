@@ -265,7 +265,12 @@ def main():
             # Data observations (for the README / report).
             notes = {"choices_with_leading_whitespace": 0, "choices_with_trailing_whitespace": 0,
                      "contexts_ending_in_whitespace": 0, "empty_choices": 0,
-                     "docs_with_duplicate_choices": 0, "ties_loglikelihood": 0, "ties_norm": 0}
+                     "choices_with_non_ascii": 0, "choices_with_double_spaces": 0,
+                     "docs_with_duplicate_choices": 0, "choice_count_histogram": {},
+                     "ties_loglikelihood": 0, "ties_norm": 0,
+                     "near_ties_loglikelihood_margin_lt_1e-3": 0, "near_ties_norm_margin_lt_1e-4": 0,
+                     "min_margin_loglikelihood": None, "min_margin_norm": None}
+            margins, margins_n = [], []
             for (d, doc), x in zip(sel, rs):
                 reqs, _, _ = requests_for(task, doc)
                 chs = [ch for _, _, ch in reqs]
@@ -274,7 +279,21 @@ def main():
                 notes["contexts_ending_in_whitespace"] += sum(c[-1:].isspace() for c, _, _ in reqs)
                 notes["empty_choices"] += sum(c == "" for c in chs)
                 notes["docs_with_duplicate_choices"] += int(len(set(chs)) < len(chs))
-                notes["ties_loglikelihood"] += int(len(set(x["loglikelihoods"])) < len(chs))
+                notes["choices_with_non_ascii"] += sum(any(ord(c) > 127 for c in ch) for ch in chs)
+                notes["choices_with_double_spaces"] += sum("  " in ch for ch in chs)
+                hist = notes["choice_count_histogram"]
+                hist[str(len(chs))] = hist.get(str(len(chs)), 0) + 1
+                ll = sorted(x["loglikelihoods"], reverse=True)
+                margins.append(ll[0] - ll[1])
+                notes["ties_loglikelihood"] += int(ll[0] == ll[1])
+                if x["pred_acc_norm"] is not None:
+                    nl = sorted((a / b for a, b in zip(x["loglikelihoods"], x["char_lengths"])), reverse=True)
+                    margins_n.append(nl[0] - nl[1])
+                    notes["ties_norm"] += int(nl[0] == nl[1])
+            notes["near_ties_loglikelihood_margin_lt_1e-3"] = sum(v < 1e-3 for v in margins)
+            notes["near_ties_norm_margin_lt_1e-4"] = sum(v < 1e-4 for v in margins_n)
+            notes["min_margin_loglikelihood"] = min(margins)
+            notes["min_margin_norm"] = min(margins_n) if margins_n else None
             data_notes[task] = notes
             results[task] = {
                 "file": os.path.relpath(path, R.CACHE), "file_sha256": fsha,
