@@ -82,11 +82,7 @@ struct BenchLatency: ParsableCommand {
         json["command"] = "bench latency"
         json["model"] = loaded.name
         if let output {
-            let writer = try H5Writer(path: output)
-            let hash = try loaded.checkpointSHA256()
-            try Provenance(extra: ["model": .string(loaded.name), "model_path": .string(loaded.path), "model_sha256": .string(hash)]).write(to: writer)
-            try LatencySuite.write(result, to: writer)
-            try writer.commit()
+            try storeResults(at: output, loaded: loaded, modelHash: loaded.checkpointSHA256()) { try LatencySuite.write(result, to: $0) }
             json["output"] = output
         }
         if outputOptions.json { JSONOutput.emit(json) }

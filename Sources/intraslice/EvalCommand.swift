@@ -39,10 +39,7 @@ struct EvalPerplexity: ParsableCommand {
         json["model"] = loaded.name
         json["model_sha256"] = modelHash
         if let output {
-            let writer = try H5Writer(path: output)
-            try Provenance(extra: run.provenance.merging(modelProvenance(loaded, hash: modelHash)) { _, new in new }).write(to: writer)
-            try run.write(writer)
-            try writer.commit()
+            try storeResults(at: output, loaded: loaded, modelHash: modelHash, provenance: run.provenance, run.write)
             resume?.remove()
             json["output"] = output
         }
@@ -50,9 +47,15 @@ struct EvalPerplexity: ParsableCommand {
     }
 }
 
-/// Model fields of a provenance record.
-func modelProvenance(_ loaded: LoadedModel, hash: String) -> [String: H5AttributeValue] {
-    ["model": .string(loaded.name), "model_path": .string(loaded.path), "model_sha256": .string(hash)]
+/// Writes one results file atomically: the provenance record (with the model's name, path
+/// and hash added to `provenance`), then whatever `write` stores.
+func storeResults(at path: String, loaded: LoadedModel, modelHash: String, provenance: [String: H5AttributeValue] = [:],
+                  _ write: (H5Writer) throws -> Void) throws {
+    let writer = try H5Writer(path: path)
+    let model: [String: H5AttributeValue] = ["model": .string(loaded.name), "model_path": .string(loaded.path), "model_sha256": .string(modelHash)]
+    try Provenance(extra: provenance.merging(model) { _, new in new }).write(to: writer)
+    try write(writer)
+    try writer.commit()
 }
 
 /// The options of a perplexity evaluation, shared by `eval ppl` and `eval run`.
@@ -188,10 +191,9 @@ struct EvalRun: ParsableCommand {
             writes.append { try LatencySuite.write(result, to: $0) }
         }
         if let output {
-            let writer = try H5Writer(path: output)
-            try Provenance(extra: provenance.merging(modelProvenance(loaded, hash: modelHash)) { _, new in new }).write(to: writer)
-            for write in writes { try write(writer) }
-            try writer.commit()
+            try storeResults(at: output, loaded: loaded, modelHash: modelHash, provenance: provenance) { writer in
+                for write in writes { try write(writer) }
+            }
             resume?.remove()
             json["output"] = output
         }

@@ -37,11 +37,10 @@ struct EvalZeroShot: ParsableCommand {
         var json: [String: Any] = ["command": "eval zeroshot", "model": loaded.name, "threads": threads, "model_sha256": modelHash]
         json.merge(zeroShot.summary(results, model: loaded.model)) { _, new in new }
         if let output {
-            let writer = try H5Writer(path: output)
-            try Provenance(extra: zeroShot.provenance(tasks).merging(modelProvenance(loaded, hash: modelHash)) { _, new in new }).write(to: writer)
-            try ZeroShot.write(results, to: writer)
-            try writer.setAttributes(ZeroShotOptions.throughputAttributes(json), on: "/zeroshot")
-            try writer.commit()
+            try storeResults(at: output, loaded: loaded, modelHash: modelHash, provenance: zeroShot.provenance(tasks)) { writer in
+                try ZeroShot.write(results, to: writer)
+                try writer.setAttributes(ZeroShotOptions.throughputAttributes(json), on: "/zeroshot")
+            }
             resume?.remove()
             json["output"] = output
         }

@@ -20,12 +20,6 @@ final class CLITests: XCTestCase {
         try runProgram(Self.executable, arguments, environment: environment)
     }
 
-    /// The last stdout line parsed as one JSON object.
-    func lastJSON(_ stdout: String) throws -> [String: Any] {
-        let line = try XCTUnwrap(stdout.split(separator: "\n").last, "no stdout")
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
-    }
-
     func assertOneLineError(_ result: (status: Int32, stdout: String, stderr: String), contains text: String,
                             file: StaticString = #filePath, line: UInt = #line) throws {
         XCTAssertNotEqual(result.status, 0, file: file, line: line)
@@ -47,7 +41,7 @@ final class CLITests: XCTestCase {
     func testBenchGemmPrintsOneJSONObjectLast() throws {
         let result = try run(["bench", "gemm", "--size", "96", "--repeats", "3", "--warmup", "1", "--threads", "1", "--json"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let json = try lastJSON(result.stdout)
+        let json = try lastJSONObject(result.stdout)
         XCTAssertEqual(json["threads"] as? Int, 1)
         XCTAssertEqual(json["size"] as? Int, 96)
         XCTAssertEqual(json["repeats"] as? Int, 3)
@@ -68,7 +62,7 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(try reader.shape(of: "/bench/gemm/seconds"), [4])
         XCTAssertEqual(try reader.attribute("threads", of: "/bench/gemm"), .int(2))
         XCTAssertEqual(try reader.attribute("blas_threads", of: "/provenance"), .int(2))
-        let json = try lastJSON(result.stdout)
+        let json = try lastJSONObject(result.stdout)
         // JSON text keeps about 16 significant digits.
         let stored = try XCTUnwrap(try reader.attribute("gflops_median", of: "/bench/gemm").doubleValue)
         XCTAssertEqual(stored, try XCTUnwrap(json["gflops_median"] as? Double), accuracy: 1e-12 * stored)
@@ -77,7 +71,7 @@ final class CLITests: XCTestCase {
     func testBadInputExitsNonZeroWithOneLineError() throws {
         let zero = try run(["bench", "gemm", "--size", "0", "--json"])
         try assertOneLineError(zero, contains: "--size must be between 1 and 16384")
-        XCTAssertEqual(try lastJSON(zero.stdout)["error"] as? String, String(zero.stderr.dropFirst("error: ".count).dropLast()))
+        XCTAssertEqual(try lastJSONObject(zero.stdout)["error"] as? String, String(zero.stderr.dropFirst("error: ".count).dropLast()))
         try assertOneLineError(try run(["bench", "gemm", "--threads", "0"]), contains: "--threads")
         try assertOneLineError(try run(["bench", "gemm", "--size", "abc"]), contains: "size")
         try assertOneLineError(try run(["bench", "nonsense"]), contains: "nonsense")
@@ -95,13 +89,13 @@ final class CLITests: XCTestCase {
 
         let listing = try run(["assets", "--kind", "text", "--json"], environment: ["INTRASLICE_CACHE": cache.path])
         XCTAssertEqual(listing.status, 0, listing.stderr)
-        let rows = try XCTUnwrap(try lastJSON(listing.stdout)["assets"] as? [[String: Any]])
+        let rows = try XCTUnwrap(try lastJSONObject(listing.stdout)["assets"] as? [[String: Any]])
         let status = Dictionary(uniqueKeysWithValues: rows.map { ($0["id"] as! String, $0["status"] as! String) })
         XCTAssertEqual(status["c4"], "cached")
         XCTAssertEqual(status["wiki"], "missing")
 
         let verified = try run(["assets", "--kind", "text", "--verify", "--json"], environment: ["INTRASLICE_CACHE": cache.path])
         try assertOneLineError(verified, contains: "do not match their pinned SHA-256")
-        XCTAssertEqual(try lastJSON(verified.stdout)["error"] as? String != nil, true)
+        XCTAssertEqual(try lastJSONObject(verified.stdout)["error"] as? String != nil, true)
     }
 }

@@ -15,11 +15,6 @@ final class EvaluationCommandsTests: XCTestCase {
         }
     }
 
-    func lastJSON(_ stdout: String) throws -> [String: Any] {
-        let line = try XCTUnwrap(stdout.split(separator: "\n").last)
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], String(line))
-    }
-
     func testZeroShotStoresEveryDocumentAndTheMetrics() throws {
         let folder = try makeTemporaryFolder("zeroshot")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -27,7 +22,7 @@ final class EvaluationCommandsTests: XCTestCase {
         let result = try runProgram(executable, ["eval", "zeroshot", "--tasks", "arc_easy,winogrande", "--limit", "8", "--threads", "2",
                                                  "--output", output, "--json"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let json = try lastJSON(result.stdout)
+        let json = try lastJSONObject(result.stdout)
         let tasks = try XCTUnwrap(json["tasks"] as? [String: [String: Any]])
         XCTAssertEqual(tasks["arc_easy"]?["documents"] as? Int, 8)
         XCTAssertEqual(tasks["arc_easy"]?["metric"] as? String, "acc_norm")
@@ -63,7 +58,7 @@ final class EvaluationCommandsTests: XCTestCase {
             "--decode-repeats", "2", "--warmup", "0", "--output", output, "--json",
         ])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let json = try lastJSON(result.stdout)
+        let json = try lastJSONObject(result.stdout)
         XCTAssertNotNil((json["perplexity"] as? [String: Any])?["wikitext2"])
         XCTAssertNotNil((json["zeroshot"] as? [String: Any])?["tasks"])
         let decode = try XCTUnwrap((json["latency"] as? [String: Any])?["decode"] as? [[String: Any]])
@@ -81,7 +76,7 @@ final class EvaluationCommandsTests: XCTestCase {
         let result = try runProgram(executable, ["bench", "layer", "--scale", "0.05", "--seqlen", "16", "--contexts", "32",
                                                  "--prefill-repeats", "1", "--decode-repeats", "2", "--json"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let json = try lastJSON(result.stdout)
+        let json = try lastJSONObject(result.stdout)
         XCTAssertEqual(json["heads"] as? Int, 2)
         XCTAssertEqual(json["hidden"] as? Int, 256)
         XCTAssertTrue(result.stdout.contains("scaled by 0.05"), result.stdout)

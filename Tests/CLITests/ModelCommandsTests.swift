@@ -15,18 +15,13 @@ final class ModelCommandsTests: XCTestCase {
         }
     }
 
-    func lastJSON(_ stdout: String) throws -> [String: Any] {
-        let line = try XCTUnwrap(stdout.split(separator: "\n").last)
-        return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], String(line))
-    }
-
     func testTokenizeWritesLittleEndianIdsAndTheirHash() throws {
         let folder = try makeTemporaryFolder("tokenize")
         defer { try? FileManager.default.removeItem(at: folder) }
         let ids = folder.appendingPathComponent("ids.bin").path
         let result = try runProgram(executable, ["tokenize", "--model", "smollm2-135m", "--input", "wikitext2", "--output", ids, "--json"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let json = try lastJSON(result.stdout)
+        let json = try lastJSONObject(result.stdout)
         // 304,830 ids: SmolLM2's own tokenizer on the raw test file (ASSETS.md).
         XCTAssertEqual(json["tokens"] as? Int, 304_830)
         let data = try Data(contentsOf: URL(fileURLWithPath: ids))
@@ -41,7 +36,7 @@ final class ModelCommandsTests: XCTestCase {
         let result = try runProgram(executable, ["eval", "ppl", "--model", "smollm2-135m", "--data", "wikitext2", "--seqlen", "64",
                                                  "--windows", "2", "--threads", "2", "--output", output, "--json"])
         XCTAssertEqual(result.status, 0, result.stderr)
-        let json = try lastJSON(result.stdout)
+        let json = try lastJSONObject(result.stdout)
         let ppl = try XCTUnwrap(json["ppl"] as? Double)
         XCTAssertGreaterThan(ppl, 1)
         XCTAssertLessThan(ppl, 1000)
@@ -62,13 +57,13 @@ final class ModelCommandsTests: XCTestCase {
         let generated = try runProgram(executable, ["generate", "--model", "smollm2-135m", "--prompt", "The capital of France is",
                                                     "--max-tokens", "4", "--json"])
         XCTAssertEqual(generated.status, 0, generated.stderr)
-        XCTAssertEqual(try lastJSON(generated.stdout)["generated_tokens"] as? Int, 4)
+        XCTAssertEqual(try lastJSONObject(generated.stdout)["generated_tokens"] as? Int, 4)
         let prefill = try runProgram(executable, ["bench", "prefill", "--seqlen", "32", "--repeats", "1", "--warmup", "0", "--json"])
         XCTAssertEqual(prefill.status, 0, prefill.stderr)
-        XCTAssertNotNil(try lastJSON(prefill.stdout)["fraction_of_ceiling"] as? Double)
+        XCTAssertNotNil(try lastJSONObject(prefill.stdout)["fraction_of_ceiling"] as? Double)
         let decode = try runProgram(executable, ["bench", "decode", "--context", "16", "--repeats", "2", "--warmup", "0", "--json"])
         XCTAssertEqual(decode.status, 0, decode.stderr)
-        XCTAssertNotNil(try lastJSON(decode.stdout)["ms_per_step_median"] as? Double)
+        XCTAssertNotNil(try lastJSONObject(decode.stdout)["ms_per_step_median"] as? Double)
     }
 
     func testBadModelAndDataGiveOneLineErrors() throws {

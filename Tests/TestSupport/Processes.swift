@@ -33,3 +33,9 @@ public func findExecutable(_ candidates: [String]) -> String? {
 
 /// The repository root, found from this file's location (Tests/TestSupport/…).
 public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// The JSON object a `--json` command prints as its last stdout line.
+public func lastJSONObject(_ stdout: String) throws -> [String: Any] {
+    let line = try XCTUnwrap(stdout.split(separator: "\n").last, "no stdout")
+    return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
+}
