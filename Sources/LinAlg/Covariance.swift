@@ -88,3 +88,66 @@ public struct CovarianceAccumulator: Sendable {
         }
     }
 }
+
+/// Accumulates R = Σ_t x_tᵀ y_t in Double for paired Float rows x_t (width m) and y_t
+/// (width n), e.g. compressed and original activations for a least-squares fit; rows are
+/// converted in blocks, as in `CovarianceAccumulator`, and each block goes to `dgemm`.
+public struct CrossProductAccumulator: Sendable {
+    public let leftDimension: Int
+    public let rightDimension: Int
+    public let blockRows: Int
+    public private(set) var count: Int = 0
+    private var sum: [Double]
+    private var left: [Double]
+    private var right: [Double]
+
+    public init(leftDimension: Int, rightDimension: Int, blockRows: Int = 256) {
+        precondition(leftDimension > 0 && rightDimension > 0 && blockRows > 0)
+        self.leftDimension = leftDimension
+        self.rightDimension = rightDimension
+        self.blockRows = blockRows
+        sum = Array(repeating: 0, count: leftDimension * rightDimension)
+        left = Array(repeating: 0, count: blockRows * leftDimension)
+        right = Array(repeating: 0, count: blockRows * rightDimension)
+    }
+
+    /// Adds Σ xᵀy over `rows` rows of x (rows × m) and y (rows × n). Throws on NaN or Inf.
+    public mutating func add(_ x: UnsafeBufferPointer<Float>, _ y: UnsafeBufferPointer<Float>, rows: Int, label: String = "activation") throws {
+        let m = leftDimension, n = rightDimension
+        precondition(x.count >= rows * m && y.count >= rows * n, "buffers too small for \(rows) rows")
+        var start = 0
+        while start < rows {
+            let b = min(blockRows, rows - start)
+            var finite = true
+            left.withUnsafeMutableBufferPointer { dst in
+                let src = x.baseAddress! + start * m
+                for i in 0..<(b * m) { dst[i] = Double(src[i]); if !dst[i].isFinite { finite = false } }
+            }
+            right.withUnsafeMutableBufferPointer { dst in
+                let src = y.baseAddress! + start * n
+                for i in 0..<(b * n) { dst[i] = Double(src[i]); if !dst[i].isFinite { finite = false } }
+            }
+            guard finite else { throw LinAlgError.nonFinite(what: "\(label) rows \(count + start)..<\(count + start + b)") }
+            left.withUnsafeBufferPointer { pl in
+                right.withUnsafeBufferPointer { pr in
+                    sum.withUnsafeMutableBufferPointer { ps in
+                        Double.gemm(transposeA: true, transposeB: false, m: m, n: n, k: b, alpha: 1, a: pl.baseAddress!, lda: m,
+                                    b: pr.baseAddress!, ldb: n, beta: 1, c: ps.baseAddress!, ldc: n)
+                    }
+                }
+            }
+            start += b
+        }
+        count += rows
+    }
+
+    public mutating func add(_ x: Matrix<Float>, _ y: Matrix<Float>, label: String = "activation") throws {
+        precondition(x.rows == y.rows && x.cols == leftDimension && y.cols == rightDimension, "paired rows do not match the accumulator")
+        try x.elements.withUnsafeBufferPointer { px in
+            try y.elements.withUnsafeBufferPointer { py in try add(px, py, rows: x.rows, label: label) }
+        }
+    }
+
+    /// Σ xᵀy, [m, n].
+    public var matrix: Matrix<Double> { Matrix(rows: leftDimension, cols: rightDimension, elements: sum) }
+}

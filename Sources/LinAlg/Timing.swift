@@ -49,3 +49,11 @@ public func measure(warmup: Int, repeats: Int, _ body: () throws -> Void) rethro
     }
     return TimingSummary(samples: samples)
 }
+
+/// The process's peak resident memory so far, in bytes (getrusage's ru_maxrss, which
+/// Linux reports in KiB).
+public func peakResidentBytes() -> Int {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    return Int(usage.ru_maxrss) * 1024
+}

@@ -6,6 +6,9 @@ public enum CaptureSite: String, CaseIterable, Sendable {
     case attentionNormInput = "attn_norm_input"
     /// The residual stream after attention (input of the MLP norm).
     case mlpNormInput = "mlp_norm_input"
+    /// Queries, keys and values after biases, q/k norms and RoPE, as one row per token:
+    /// the H query heads, then the G key heads, then the G value heads.
+    case queryKeyValue = "qkv"
     /// The concatenated head outputs (input of Wo).
     case outputProjectionInput = "wo_input"
     /// The gated activations (input of Wdown).

@@ -29,17 +29,19 @@ enum RowLayout {
 /// Scratch buffers of one forward call, sized for its largest layer. Raw allocations:
 /// the layer code works on pointers, and nothing here needs zeroing.
 private final class Workspace {
-    let normed, qkv, heads, projected, gateUp, gated, scores: UnsafeMutablePointer<Float>
+    let residual, spare, normed, qkv, heads, projected, gateUp, gated, scores: UnsafeMutablePointer<Float>
     /// Threads that attend to different heads at the same time, each with its own scores.
     let attentionWorkers: Int
     let scoresPerWorker: Int
 
     init(model: TransformerModel, rows n: Int, keys: Int) {
         attentionWorkers = max(1, BLASThreads.count)
-        let d = model.hiddenSize
+        let d = model.widestResidual
         let widest = model.layers.map(\.attention.fusedWidth).max() ?? 0
         let headsWidth = model.layers.map(\.attention.outputInputWidth).max() ?? 0
         let mlpWidth = model.layers.map(\.mlp.width).max() ?? 0
+        residual = .allocate(capacity: n * d)
+        spare = .allocate(capacity: n * d)
         normed = .allocate(capacity: n * d)
         qkv = .allocate(capacity: n * widest)
         heads = .allocate(capacity: n * headsWidth)
@@ -50,7 +52,36 @@ private final class Workspace {
         scores = .allocate(capacity: attentionWorkers * scoresPerWorker)
     }
 
-    deinit { [normed, qkv, heads, projected, gateUp, gated, scores].forEach { $0.deallocate() } }
+    deinit { [residual, spare, normed, qkv, heads, projected, gateUp, gated, scores].forEach { $0.deallocate() } }
+
+    /// The residual stream, `rows` × `width` values in `residual`.
+    func stream(rows: Int, width: Int) -> ResidualStream {
+        ResidualStream(values: residual, spare: spare, rows: rows, width: width)
+    }
+}
+
+/// The residual stream of a forward call: `rows` × `width` values. Its width changes only
+/// at SliceGPT's shortcut matrices, which write into the spare buffer and swap.
+private struct ResidualStream {
+    var values: UnsafeMutablePointer<Float>
+    var spare: UnsafeMutablePointer<Float>
+    let rows: Int
+    var width: Int
+
+    /// x ← x·Sᵀ, S of shape [new width, width].
+    mutating func apply(shortcut: Matrix<Float>) {
+        precondition(shortcut.cols == width, "shortcut reads \(shortcut.cols) values, the stream has \(width)")
+        shortcut.elements.withUnsafeBufferPointer { s in
+            Float.gemm(transposeA: false, transposeB: true, m: rows, n: shortcut.rows, k: width, alpha: 1, a: values, lda: width,
+                       b: s.baseAddress!, ldb: width, beta: 0, c: spare, ldc: shortcut.rows)
+        }
+        swap(&values, &spare)
+        width = shortcut.rows
+    }
+
+    func copy() -> Matrix<Float> {
+        Matrix(rows: rows, cols: width, elements: Array(UnsafeBufferPointer(start: values, count: rows * width)))
+    }
 }
 
 extension TransformerModel {
@@ -80,8 +111,9 @@ extension TransformerModel {
     }
 
     private func forward(_ tokens: [Int32], layout: RowLayout, observer: ActivationObserver?) throws -> Matrix<Float> {
-        var x = try embed(tokens)
         let workspace = Workspace(model: self, rows: tokens.count, keys: layout.maximumKeys)
+        var stream = workspace.stream(rows: tokens.count, width: embeddingWidth)
+        try embed(tokens, into: stream.values)
         let positions = layout.positionRuns.positions
         var tables: [[Float]: RoPETable] = [:]
         for index in layers.indices {
@@ -89,31 +121,68 @@ extension TransformerModel {
             if tables[frequencies] == nil {
                 tables[frequencies] = RoPETable(inverseFrequencies: frequencies, positions: positions)
             }
-            try runLayer(index, x: &x, layout: layout, rope: tables[frequencies]!, observer: observer, workspace: workspace)
+            try attentionBlock(index, stream: &stream, layout: layout, rope: tables[frequencies]!, observer: observer, workspace: workspace)
+            try mlpBlock(index, stream: &stream, observer: observer, workspace: workspace)
+            try observe(observer, index, .layerOutput, stream.values, rows: stream.rows, width: stream.width)
         }
+        precondition(stream.width == hiddenSize, "the last layer leaves \(stream.width) values, the final norm takes \(hiddenSize)")
         var out = Matrix<Float>(rows: tokens.count, cols: hiddenSize)
-        x.elements.withUnsafeBufferPointer { px in
-            finalNorm.withUnsafeBufferPointer { w in
-                out.elements.withUnsafeMutableBufferPointer { po in
-                    rmsNorm(px.baseAddress!, rows: tokens.count, width: hiddenSize, weight: w.baseAddress, eps: normEps, into: po.baseAddress!)
-                }
+        finalNorm.withUnsafeBufferPointer { w in
+            out.elements.withUnsafeMutableBufferPointer { po in
+                rmsNorm(stream.values, rows: tokens.count, width: hiddenSize, weight: w.baseAddress, eps: normEps,
+                        divisor: residualNormDivisor, into: po.baseAddress!)
             }
         }
         return out
     }
 
-    /// Embedding rows of the tokens, scaled by `embeddingScale`.
-    func embed(_ tokens: [Int32]) throws -> Matrix<Float> {
-        let d = hiddenSize, vocabulary = vocabularySize
-        var x = Matrix<Float>(rows: tokens.count, cols: d)
-        for (r, token) in tokens.enumerated() {
-            guard token >= 0 && Int(token) < vocabulary else {
-                throw ForwardError(description: "token id \(token) is outside the vocabulary of \(vocabulary)")
-            }
-            let t = Int(token)
-            for j in 0..<d { x.elements[r * d + j] = embedding.elements[t * d + j] * embeddingScale }
-        }
+    /// Embedding rows of the tokens, scaled by `embeddingScale` ([tokens, embedding width]):
+    /// the residual stream entering layer 0.
+    public func embeddings(_ tokens: [Int32]) throws -> Matrix<Float> {
+        var x = Matrix<Float>(rows: tokens.count, cols: embeddingWidth)
+        try x.elements.withUnsafeMutableBufferPointer { try embed(tokens, into: $0.baseAddress!) }
         return x
+    }
+
+    private func embed(_ tokens: [Int32], into x: UnsafeMutablePointer<Float>) throws {
+        let d = embeddingWidth, vocabulary = vocabularySize
+        try embedding.elements.withUnsafeBufferPointer { e in
+            for (r, token) in tokens.enumerated() {
+                guard token >= 0 && Int(token) < vocabulary else {
+                    throw ForwardError(description: "token id \(token) is outside the vocabulary of \(vocabulary)")
+                }
+                let row = e.baseAddress! + Int(token) * d, out = x + r * d
+                for j in 0..<d { out[j] = row[j] * embeddingScale }
+            }
+        }
+    }
+
+    /// The attention half of layer `index` alone: `states` are residual-stream rows of
+    /// `batch` sequences of equal length starting at position 0 ([batch·length, input
+    /// width]); returns the stream after the attention output joined it. Compression runs
+    /// calibration data through a model one half-layer at a time with this.
+    public func attentionHalf(_ index: Int, states: Matrix<Float>, batch: Int, observer: ActivationObserver? = nil) throws -> Matrix<Float> {
+        precondition(batch > 0 && states.rows % batch == 0, "\(states.rows) rows do not split into \(batch) sequences")
+        precondition(states.cols == layers[index].inputWidth, "layer \(index) reads \(layers[index].inputWidth) values, got \(states.cols)")
+        let length = states.rows / batch
+        let layout = RowLayout.batched(batch: batch, length: length, firstPosition: 0, cache: nil)
+        let workspace = Workspace(model: self, rows: states.rows, keys: length)
+        var stream = workspace.stream(rows: states.rows, width: states.cols)
+        states.elements.withUnsafeBufferPointer { stream.values.update(from: $0.baseAddress!, count: $0.count) }
+        let rope = RoPETable(inverseFrequencies: layers[index].attention.ropeInverseFrequencies, positions: Array(0..<length))
+        try attentionBlock(index, stream: &stream, layout: layout, rope: rope, observer: observer, workspace: workspace)
+        return stream.copy()
+    }
+
+    /// The MLP half of layer `index` alone, on residual-stream rows ([rows, middle width]);
+    /// returns the layer's output rows. Rows are independent here, so any batching works.
+    public func mlpHalf(_ index: Int, states: Matrix<Float>, observer: ActivationObserver? = nil) throws -> Matrix<Float> {
+        precondition(states.cols == layers[index].middleWidth, "layer \(index)'s MLP reads \(layers[index].middleWidth) values, got \(states.cols)")
+        let workspace = Workspace(model: self, rows: states.rows, keys: 1)
+        var stream = workspace.stream(rows: states.rows, width: states.cols)
+        states.elements.withUnsafeBufferPointer { stream.values.update(from: $0.baseAddress!, count: $0.count) }
+        try mlpBlock(index, stream: &stream, observer: observer, workspace: workspace)
+        return stream.copy()
     }
 
     private func observe(_ observer: ActivationObserver?, _ layer: Int, _ site: CaptureSite,
@@ -123,33 +192,29 @@ extension TransformerModel {
                              rows: rows, width: width)
     }
 
-    private func runLayer(_ index: Int, x: inout Matrix<Float>, layout: RowLayout, rope: RoPETable,
-                          observer: ActivationObserver?, workspace: Workspace) throws {
-        let layer = layers[index]
-        let n = x.rows
-        try x.elements.withUnsafeMutableBufferPointer { xBuffer in
-            let x = xBuffer.baseAddress!
-            try attentionBlock(index, layer: layer, x: x, rows: n, layout: layout, rope: rope, observer: observer, workspace: workspace)
-            try mlpBlock(index, layer: layer, x: x, rows: n, observer: observer, workspace: workspace)
-            let count = n * hiddenSize
-            for i in 0..<count where !x[i].isFinite {
-                throw ForwardError(description: "layer \(index) produced NaN or Inf activations (token row \(i / hiddenSize))")
-            }
-            try observe(observer, index, .layerOutput, x, rows: n, width: hiddenSize)
+    /// NaN or Inf in the residual stream would silently poison every later number.
+    private func checkFinite(_ index: Int, _ stream: ResidualStream, after module: String) throws {
+        let x = stream.values
+        for i in 0..<(stream.rows * stream.width) where !x[i].isFinite {
+            throw ForwardError(description: "layer \(index) produced NaN or Inf activations after its \(module) (token row \(i / stream.width))")
         }
     }
 
-    private func attentionBlock(_ index: Int, layer: DecoderLayer, x: UnsafeMutablePointer<Float>, rows n: Int,
-                                layout: RowLayout, rope: RoPETable, observer: ActivationObserver?, workspace: Workspace) throws {
+    private func attentionBlock(_ index: Int, stream: inout ResidualStream, layout: RowLayout, rope: RoPETable,
+                                observer: ActivationObserver?, workspace: Workspace) throws {
+        let layer = layers[index]
         let attention = layer.attention
-        let d = hiddenSize
+        let n = stream.rows, d = stream.width
+        precondition(d == layer.inputWidth, "layer \(index) reads \(layer.inputWidth) values, the stream has \(d)")
         let heads = attention.numHeads, kvHeads = attention.numKVHeads
         let dqk = attention.qkHeadDim, width = attention.fusedWidth
         let keyOffset = attention.queryWidth
         let normed = workspace.normed, qkv = workspace.qkv
 
-        try observe(observer, index, .attentionNormInput, x, rows: n, width: d)
-        layer.attentionNorm.withUnsafeBufferPointer { rmsNorm(x, rows: n, width: d, weight: $0.baseAddress, eps: normEps, into: normed) }
+        try observe(observer, index, .attentionNormInput, stream.values, rows: n, width: d)
+        layer.attentionNorm.withUnsafeBufferPointer {
+            rmsNorm(stream.values, rows: n, width: d, weight: $0.baseAddress, eps: normEps, divisor: residualNormDivisor, into: normed)
+        }
 
         // Q, K and V of every token in one product, then biases, q/k norms and RoPE.
         attention.wqkv.elements.withUnsafeBufferPointer { w in
@@ -169,9 +234,13 @@ extension TransformerModel {
         }
         let runs = layout.positionRuns.runs, runLength = n / runs
         for b in 0..<runs {
-            rope.apply(qkv + b * runLength * width, rows: runLength, stride: width, heads: heads)
-            rope.apply(qkv + b * runLength * width + keyOffset, rows: runLength, stride: width, heads: kvHeads)
+            let segments = attention.ropeSegments
+            rope.apply(qkv + b * runLength * width, rows: runLength, stride: width, heads: heads, headHalf: dqk / 2,
+                       segments: segments?.queryHeads)
+            rope.apply(qkv + b * runLength * width + keyOffset, rows: runLength, stride: width, heads: kvHeads, headHalf: dqk / 2,
+                       segments: segments?.kvHeads)
         }
+        try observe(observer, index, .queryKeyValue, qkv, rows: n, width: width)
 
         switch layout {
         case .batched(let batch, let length, let firstPosition, let cache):
@@ -181,8 +250,10 @@ extension TransformerModel {
             attendPackedDocuments(attention, packed: packed, workspace: workspace)
         }
         try observe(observer, index, .outputProjectionInput, workspace.heads, rows: n, width: attention.outputInputWidth)
+        if let shortcut = layer.attentionShortcut { stream.apply(shortcut: shortcut) }
         project(workspace.heads, rows: n, inWidth: attention.outputInputWidth, weight: attention.wo, postNorm: layer.postAttentionNorm,
-                into: x, workspace: workspace)
+                into: stream, workspace: workspace)
+        try checkFinite(index, stream, after: "attention")
     }
 
     /// Each query head attends with its KV head, read in place from the QKV rows or the
@@ -253,24 +324,30 @@ extension TransformerModel {
         }
     }
 
-    private func mlpBlock(_ index: Int, layer: DecoderLayer, x: UnsafeMutablePointer<Float>, rows n: Int,
-                          observer: ActivationObserver?, workspace: Workspace) throws {
-        let d = hiddenSize, f = layer.mlp.width
-        try observe(observer, index, .mlpNormInput, x, rows: n, width: d)
-        layer.mlpNorm.withUnsafeBufferPointer { rmsNorm(x, rows: n, width: d, weight: $0.baseAddress, eps: normEps, into: workspace.normed) }
+    private func mlpBlock(_ index: Int, stream: inout ResidualStream, observer: ActivationObserver?, workspace: Workspace) throws {
+        let layer = layers[index]
+        let n = stream.rows, d = stream.width, f = layer.mlp.width
+        precondition(d == layer.middleWidth, "layer \(index)'s MLP reads \(layer.middleWidth) values, the stream has \(d)")
+        try observe(observer, index, .mlpNormInput, stream.values, rows: n, width: d)
+        layer.mlpNorm.withUnsafeBufferPointer {
+            rmsNorm(stream.values, rows: n, width: d, weight: $0.baseAddress, eps: normEps, divisor: residualNormDivisor, into: workspace.normed)
+        }
         layer.mlp.wGateUp.elements.withUnsafeBufferPointer { w in
             Float.gemm(transposeA: false, transposeB: true, m: n, n: 2 * f, k: d, alpha: 1, a: workspace.normed, lda: d,
                        b: w.baseAddress!, ldb: d, beta: 0, c: workspace.gateUp, ldc: 2 * f)
         }
         gatedActivation(workspace.gateUp, rows: n, width: f, kind: layer.mlp.activation, into: workspace.gated)
         try observe(observer, index, .downProjectionInput, workspace.gated, rows: n, width: f)
-        project(workspace.gated, rows: n, inWidth: f, weight: layer.mlp.wDown, postNorm: layer.postMLPNorm, into: x, workspace: workspace)
+        if let shortcut = layer.mlpShortcut { stream.apply(shortcut: shortcut) }
+        project(workspace.gated, rows: n, inWidth: f, weight: layer.mlp.wDown, postNorm: layer.postMLPNorm, into: stream, workspace: workspace)
+        try checkFinite(index, stream, after: "MLP")
     }
 
     /// x += postNorm(input · Wᵀ); without a post-norm the product accumulates straight into x.
     private func project(_ input: UnsafePointer<Float>, rows n: Int, inWidth: Int, weight: Matrix<Float>, postNorm: [Float]?,
-                         into x: UnsafeMutablePointer<Float>, workspace: Workspace) {
-        let d = hiddenSize
+                         into stream: ResidualStream, workspace: Workspace) {
+        let d = stream.width, x = stream.values
+        precondition(weight.rows == d, "a projection writes \(weight.rows) values into a stream of \(d)")
         weight.elements.withUnsafeBufferPointer { w in
             guard let postNorm else {
                 Float.gemm(transposeA: false, transposeB: true, m: n, n: d, k: inWidth, alpha: 1, a: input, lda: inWidth,

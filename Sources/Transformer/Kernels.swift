@@ -79,9 +79,11 @@ func logSumExp(_ row: UnsafePointer<Float>, count: Int) -> (value: Double, maxim
     return (Double(maximum) + Foundation.log(total), maximum)
 }
 
-/// RMSNorm of each row: y = x / sqrt(mean(x²) + eps) · weight (`weight` nil: no scale).
+/// RMSNorm of each row: y = x / sqrt(Σx²/divisor + eps) · weight (`weight` nil: no scale;
+/// `divisor` nil: the width, i.e. the mean of x²).
 func rmsNorm(_ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>?,
-             eps: Float, into y: UnsafeMutablePointer<Float>) {
+             eps: Float, divisor: Int? = nil, into y: UnsafeMutablePointer<Float>) {
+    let meanOver = Float(divisor ?? width)
     for r in 0..<rows {
         let src = x + r * width, dst = y + r * width
         var sumSquares: Float = 0
@@ -94,7 +96,7 @@ func rmsNorm(_ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePoi
         }
         sumSquares = acc.sum()
         while i < width { sumSquares += src[i] * src[i]; i += 1 }
-        let scale = 1 / (sumSquares / Float(width) + eps).squareRoot()
+        let scale = 1 / (sumSquares / meanOver + eps).squareRoot()
         if let weight {
             for j in 0..<width { dst[j] = src[j] * scale * weight[j] }
         } else {

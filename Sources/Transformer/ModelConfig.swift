@@ -26,6 +26,16 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var queryPreAttnScalar: Double?
     public var hiddenActivation: String?
     public var hiddenAct: String?
+    /// Pruned checkpoints written by this harness: each layer's own shape, and SliceGPT's
+    /// RMSNorm divisor (the original hidden size). Absent in ordinary checkpoints.
+    public var prunedLayers: [PrunedLayerSpec]?
+    public var rmsNormDivisor: Int?
+    /// Norm weights stored exactly as the forward pass uses them (Gemma's 1 already added),
+    /// so that writing and reloading a checkpoint gives bit-identical weights.
+    public var normsIncludeOffset: Bool?
+    /// Where a folder without `tokenizer.json` takes its tokenizer from: the registry name or
+    /// path of the model it was pruned from (a GGUF carries its tokenizer inside).
+    public var tokenizerSource: String?
 
     enum CodingKeys: String, CodingKey {
         case modelType = "model_type", hiddenSize = "hidden_size", intermediateSize = "intermediate_size"
@@ -37,6 +47,8 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         case slidingWindowPattern = "sliding_window_pattern", layerTypes = "layer_types"
         case ropeLocalBaseFreq = "rope_local_base_freq", queryPreAttnScalar = "query_pre_attn_scalar"
         case hiddenActivation = "hidden_activation", hiddenAct = "hidden_act"
+        case prunedLayers = "intraslice_pruned_layers", rmsNormDivisor = "rms_norm_divisor"
+        case normsIncludeOffset = "intraslice_norms_include_offset", tokenizerSource = "intraslice_tokenizer_source"
     }
 
     public init(modelType: String, hiddenSize: Int, intermediateSize: Int, numHiddenLayers: Int,
@@ -68,6 +80,41 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         if let layerTypes, index < layerTypes.count { return layerTypes[index] == "sliding_attention" }
         guard let pattern = slidingWindowPattern, pattern > 0 else { return false }
         return (index + 1) % pattern != 0
+    }
+}
+
+/// The shape of one layer of a pruned checkpoint, beyond what the weight shapes say.
+public struct PrunedLayerSpec: Codable, Sendable, Equatable {
+    public var numAttentionHeads: Int
+    public var numKeyValueHeads: Int
+    public var kvHeadOfQueryHead: [Int]
+    public var qkHeadDim: Int
+    public var vHeadDim: Int
+    /// One inverse frequency per rotary pair a query/key head kept (gathered from the
+    /// unpruned head's, stored exactly so no table has to be recomputed or matched); one
+    /// such list per KV head, concatenated, when the KV groups kept different pairs.
+    public var ropeInverseFrequencies: [Float]
+    /// The softmax scale (pruning keeps the unpruned head's).
+    public var attentionScale: Float
+    public var intermediateSize: Int
+
+    enum CodingKeys: String, CodingKey {
+        case numAttentionHeads = "num_attention_heads", numKeyValueHeads = "num_key_value_heads"
+        case kvHeadOfQueryHead = "kv_head_of_query_head", qkHeadDim = "qk_head_dim", vHeadDim = "v_head_dim"
+        case ropeInverseFrequencies = "rope_inverse_frequencies", attentionScale = "attention_scale"
+        case intermediateSize = "intermediate_size"
+    }
+
+    public init(numAttentionHeads: Int, numKeyValueHeads: Int, kvHeadOfQueryHead: [Int], qkHeadDim: Int, vHeadDim: Int,
+                ropeInverseFrequencies: [Float], attentionScale: Float, intermediateSize: Int) {
+        self.numAttentionHeads = numAttentionHeads
+        self.numKeyValueHeads = numKeyValueHeads
+        self.kvHeadOfQueryHead = kvHeadOfQueryHead
+        self.qkHeadDim = qkHeadDim
+        self.vHeadDim = vHeadDim
+        self.ropeInverseFrequencies = ropeInverseFrequencies
+        self.attentionScale = attentionScale
+        self.intermediateSize = intermediateSize
     }
 }
 

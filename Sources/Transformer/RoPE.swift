@@ -64,20 +64,26 @@ struct RoPETable {
         sines = s
     }
 
-    /// Rotates `heads` heads of size 2·half stored at `x + row·stride + head·2·half`;
-    /// row r of `x` is at position table row `firstRow + r`.
-    func apply(_ x: UnsafeMutablePointer<Float>, rows count: Int, stride: Int, heads: Int, firstRow: Int = 0) {
+    /// Rotates `heads` heads of size 2·`headHalf` stored at `x + row·stride + head·2·headHalf`;
+    /// row r of `x` is at position table row `firstRow + r`. Head h uses the table's
+    /// frequencies `segments[h]·headHalf ..< (segments[h] + 1)·headHalf` (all heads the first
+    /// `headHalf` when `segments` is nil): pruned heads of different KV groups keep
+    /// different rotary pairs.
+    func apply(_ x: UnsafeMutablePointer<Float>, rows count: Int, stride: Int, heads: Int, headHalf: Int,
+               segments: [Int]? = nil, firstRow: Int = 0) {
         let half = self.half
         cosines.withUnsafeBufferPointer { c in
             sines.withUnsafeBufferPointer { s in
                 for r in 0..<count {
                     let cr = c.baseAddress! + (firstRow + r) * half, sr = s.baseAddress! + (firstRow + r) * half
                     for h in 0..<heads {
-                        let head = x + r * stride + h * 2 * half
-                        for i in 0..<half {
-                            let a = head[i], b = head[i + half]
-                            head[i] = a * cr[i] - b * sr[i]
-                            head[i + half] = b * cr[i] + a * sr[i]
+                        let head = x + r * stride + h * 2 * headHalf
+                        let offset = (segments?[h] ?? 0) * headHalf
+                        let ch = cr + offset, sh = sr + offset
+                        for i in 0..<headHalf {
+                            let a = head[i], b = head[i + headHalf]
+                            head[i] = a * ch[i] - b * sh[i]
+                            head[i + headHalf] = b * ch[i] + a * sh[i]
                         }
                     }
                 }

@@ -39,7 +39,7 @@ public enum GGUFLoader {
         }
         let weights = GGUFWeights(file: file)
         return try ModelAssembly(config: config, architecture: architecture,
-                                 ropeFactors: try weights.optionalVector("rope_freqs.weight")).build(
+                                 ropeFactors: try weights.optionalVector("rope_freqs.weight"), source: file.path).build(
             embedding: try weights.matrix("token_embd.weight"),
             finalNorm: try weights.vector("output_norm.weight"),
             lmHead: try weights.optionalMatrix("output.weight"),

@@ -25,11 +25,11 @@ public enum HFCheckpointLoader {
         let checkpoint = try SafetensorsCheckpoint(folder: folder)
         let weights = HFWeights(checkpoint: checkpoint, folder: folder,
                                 prefix: checkpoint.tensor(named: "language_model.model.embed_tokens.weight") != nil ? "language_model.model." : "model.",
-                                normOffset: architecture == .gemma3 ? 1 : 0)
+                                normOffset: architecture == .gemma3 && config.normsIncludeOffset != true ? 1 : 0)
         let headDim = config.resolvedHeadDim
         let qRows = config.numAttentionHeads * headDim, kvRows = config.numKeyValueHeads * headDim
 
-        return try ModelAssembly(config: config, architecture: architecture, ropeFactors: nil).build(
+        return try ModelAssembly(config: config, architecture: architecture, ropeFactors: nil, source: folder).build(
             embedding: try weights.matrix("embed_tokens.weight"),
             finalNorm: try weights.norm("norm.weight"),
             lmHead: config.tieWordEmbeddings == true ? nil : try weights.optionalMatrix("lm_head.weight", prefixed: false),
@@ -66,7 +66,9 @@ public enum HFCheckpointLoader {
                     postAttentionNorm: gemma ? try weights.norm(p + "post_attention_layernorm.weight") : nil,
                     mlpNorm: try weights.norm(p + (gemma ? "pre_feedforward_layernorm.weight" : "post_attention_layernorm.weight")),
                     wGate: wGate, wUp: wUp, wDown: try weights.matrix(p + "mlp.down_proj.weight"),
-                    postMLPNorm: gemma ? try weights.norm(p + "post_feedforward_layernorm.weight") : nil)
+                    postMLPNorm: gemma ? try weights.norm(p + "post_feedforward_layernorm.weight") : nil,
+                    attentionShortcut: try weights.optionalMatrix(p + PrunedTensorNames.attentionShortcut),
+                    mlpShortcut: try weights.optionalMatrix(p + PrunedTensorNames.mlpShortcut))
             })
     }
 }

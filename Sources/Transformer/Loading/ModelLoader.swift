@@ -12,6 +12,14 @@ public struct LoadedModel: Sendable {
     public let path: String
     public let loadSeconds: Double
 
+    public init(model: TransformerModel, tokenizer: Tokenizer, name: String, path: String, loadSeconds: Double) {
+        self.model = model
+        self.tokenizer = tokenizer
+        self.name = name
+        self.path = path
+        self.loadSeconds = loadSeconds
+    }
+
     /// SHA-256 of the checkpoint, for provenance (computed on request: it reads every
     /// byte). For a folder, the hash of the sorted "file name  file hash" lines of its
     /// config, tokenizer and safetensors files.
@@ -56,11 +64,18 @@ public enum ModelLoader {
         return FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) && isFolder.boolValue
     }
 
+    /// The folder's `tokenizer.json`, or else the tokenizer of the model its config names
+    /// as `intraslice_tokenizer_source` (a model pruned from a GGUF).
     private static func folderTokenizer(_ folder: String) throws -> Tokenizer {
         let url = URL(fileURLWithPath: folder).appendingPathComponent("tokenizer.json")
-        guard FileManager.default.fileExists(atPath: url.path) else {
-            throw ModelFileError(path: url.path, message: "missing: a checkpoint folder needs its tokenizer.json")
+        if FileManager.default.fileExists(atPath: url.path) { return try Tokenizer(huggingFaceJSON: url) }
+        let configURL = URL(fileURLWithPath: folder).appendingPathComponent("config.json")
+        if let data = try? Data(contentsOf: configURL), let config = try? JSONDecoder().decode(ModelConfig.self, from: data),
+           let source = config.tokenizerSource {
+            do { return try tokenizer(source) } catch {
+                throw ModelFileError(path: configURL.path, message: "the tokenizer comes from '\(source)', which cannot be read: \(error)")
+            }
         }
-        return try Tokenizer(huggingFaceJSON: url)
+        throw ModelFileError(path: url.path, message: "missing: a checkpoint folder needs its tokenizer.json")
     }
 }

@@ -1,0 +1,41 @@
+import Foundation
+import LinAlg
+import Transformer
+
+/// IntraSlice's MLP step (METHODS.md §4a): keep the channels of the Wdown input with the
+/// largest (C_jj + δ)·‖Wdown[:, j]‖², and reconstruct the removed ones from the kept ones by
+/// least squares, z_P ≈ z_K·T with T = (C_KK + δI)⁻¹·C_KP, folded into Wdown. Selecting
+/// coordinates commutes with the element-wise gate, so gate and up just lose columns.
+struct IntraSliceMLP {
+    let layer: Int
+    let compensation: Bool
+
+    /// Keeps all but `removed` channels of `mlp`, given C = Σ zᵀz of its Wdown inputs.
+    func prune(_ mlp: MLP, removed: Int, covariance raw: Matrix<Double>, statistics: inout PruningStatistics) throws -> MLP {
+        let f = mlp.width, dOut = mlp.wDown.rows
+        let c = damped(raw, fraction: 0.01)
+        var columnNorms = [Double](repeating: 0, count: f)
+        mlp.wDown.elements.withUnsafeBufferPointer { w in
+            for r in 0..<dOut { for j in 0..<f { let v = Double(w[r * f + j]); columnNorms[j] += v * v } }
+        }
+        let scores = (0..<f).map { c[$0, $0] * columnNorms[$0] }
+        let order = scores.indices.sorted { (scores[$0], $1) > (scores[$1], $0) }
+        let kept = Array(order.prefix(f - removed)).sorted(), dropped = Array(order.suffix(removed)).sorted()
+        statistics.record(layer: layer, site: "mlp", "channel_scores", scores)
+        statistics.record(layer: layer, site: "mlp", "kept_channels", kept)
+
+        var pruned = mlp
+        pruned.keepChannels(kept)
+        guard compensation, !dropped.isEmpty else { return pruned }
+        let ckk = c.selectingRows(kept).selectingColumns(kept)
+        let ckp = c.selectingRows(kept).selectingColumns(dropped)
+        let t: Matrix<Double>
+        do { t = try CholeskyFactor(ckk).solve(ckp) } catch {
+            throw PruningError("layer \(layer): the covariance of the kept MLP channels is not positive definite after damping (\(error))")
+        }
+        // Wdown'[:, K] = Wdown[:, K] + Wdown[:, P]·Tᵀ in the [out, in] layout.
+        let correction = matmul(mlp.wDown.selectingColumns(dropped).asDouble, t, transposeB: true)
+        pruned.wDown = (pruned.wDown.asDouble + correction).asFloat
+        return pruned
+    }
+}

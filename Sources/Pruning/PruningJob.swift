@@ -1,0 +1,134 @@
+import Datasets
+import Foundation
+import H5Store
+import LinAlg
+import ModelIO
+import Transformer
+
+/// One `intraslice prune` run: calibrate, prune, count, and write a self-describing folder
+/// (`model.safetensors`, `config.json` with per-layer shapes, `pruning.json` with how it
+/// was made, `statistics.h5` with what the method measured). The folder is assembled
+/// under a temporary name beside the destination and renamed into place only when
+/// complete, so a failed run leaves nothing half-written under the real name.
+public struct PruningJob {
+    public let method: PruningMethod
+    public let methodOptions: MethodOptions
+    public let ratio: PruningRatio
+    public let calibration: CalibrationSettings?
+    public let sequencesPerGroup: Int
+
+    public init(method: String, ratio: PruningRatio, calibration: CalibrationSettings?, options: MethodOptions = MethodOptions(),
+                sequencesPerGroup: Int = 1) throws {
+        self.method = try PruningMethods.make(method, options: options)
+        methodOptions = options
+        self.ratio = ratio
+        self.calibration = self.method.needsCalibration ? calibration ?? CalibrationSettings() : nil
+        self.sequencesPerGroup = sequencesPerGroup
+    }
+
+    public struct Outcome {
+        public let model: TransformerModel
+        public let before: ParameterCounts
+        public let after: ParameterCounts
+        public let statistics: PruningStatistics
+        public let metadata: [String: Any]
+    }
+
+    /// Prunes `loaded` (whose checkpoint hash is `sourceSHA256`) and writes the folder.
+    public func run(_ loaded: LoadedModel, sourceSHA256: String, output: String, overwrite: Bool,
+                    progress: @escaping (String) -> Void) throws -> Outcome {
+        let destination = URL(fileURLWithPath: output).standardizedFileURL
+        if FileManager.default.fileExists(atPath: destination.path) && !overwrite {
+            throw PruningError("\(output) already exists (pass --overwrite to replace it)")
+        }
+        try method.check(ArchitectureAdapter(loaded.model.architecture))
+
+        var timings: [String: Double] = ["load_s": loaded.loadSeconds]
+        var start = monotonicSeconds()
+        let calibrationSet = try calibration.map { try CalibrationSet($0, tokenizer: loaded.tokenizer) }
+        timings["calibration_tokenize_s"] = monotonicSeconds() - start
+        if let calibrationSet {
+            progress("calibration: \(calibrationSet.windows.count) \(calibrationSet.settings.sampling.rawValue) windows of "
+                     + "\(calibrationSet.settings.seqlen) tokens from \(calibrationSet.corpus) (\(calibrationSet.tokenCount) tokens)")
+        }
+
+        var model = loaded.model
+        let before = model.parameterCounts
+        start = monotonicSeconds()
+        let statistics = try method.prune(&model, context: PruningContext(ratio: ratio, calibration: calibrationSet,
+                                                                          sequencesPerGroup: sequencesPerGroup, progress: progress))
+        timings["prune_s"] = monotonicSeconds() - start
+        let after = model.parameterCounts
+
+        var metadata: [String: Any] = [
+            "harness_version": HarnessVersion.current,
+            "created_utc": ISO8601DateFormatter().string(from: Date()),
+            "method": method.name,
+            "ratio": ratio.value,
+            "ratio_kind": ratio.kind.rawValue,
+            "options": ["slice_head": methodOptions.sliceHead, "mlp_compensation": methodOptions.mlpCompensation],
+            "source_model": ["name": loaded.name, "path": loaded.path, "sha256": sourceSHA256],
+            "parameters_before": Self.json(before),
+            "parameters_after": Self.json(after),
+            "decoder_reduction": 1 - Double(after.decoderLayers) / Double(before.decoderLayers),
+            "blas_threads": BLASThreads.count,
+        ]
+        if let calibrationSet {
+            metadata["calibration"] = [
+                "source": calibrationSet.settings.source, "corpus": calibrationSet.corpus,
+                "corpus_sha256": calibrationSet.sourceSHA256 ?? NSNull(), "corpus_tokens": calibrationSet.tokenCount,
+                "samples": calibrationSet.settings.samples, "seqlen": calibrationSet.settings.seqlen,
+                "sampling": calibrationSet.settings.sampling.rawValue, "seed": calibrationSet.settings.seed,
+                "offsets": calibrationSet.offsets, "sequences_per_group": sequencesPerGroup,
+            ] as [String: Any]
+        }
+
+        start = monotonicSeconds()
+        try writeFolder(model, loaded: loaded, sourceSHA256: sourceSHA256, statistics: statistics, metadata: metadata,
+                        timings: timings, destination: destination, writeStart: start)
+        return Outcome(model: model, before: before, after: after, statistics: statistics, metadata: metadata)
+    }
+
+    private func writeFolder(_ model: TransformerModel, loaded: LoadedModel, sourceSHA256: String, statistics: PruningStatistics,
+                             metadata: [String: Any],
+                             timings: [String: Double], destination: URL, writeStart: Double) throws {
+        let fm = FileManager.default
+        let temporary = destination.deletingLastPathComponent()
+            .appendingPathComponent(".\(destination.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).partial")
+        try? fm.removeItem(at: temporary)
+        do {
+            try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
+            try HFCheckpointWriter.write(model, derivedFrom: loaded, to: temporary.path, metadata: ["intraslice_method": method.name])
+
+            let h5 = try H5Writer(path: temporary.appendingPathComponent("statistics.h5").path)
+            try Provenance(extra: [
+                "model": .string(loaded.name), "model_sha256": .string(sourceSHA256),
+                "method": .string(method.name), "ratio": .double(ratio.value), "ratio_kind": .string(ratio.kind.rawValue),
+            ]).write(to: h5)
+            try statistics.write(to: h5)
+            for (name, counts) in [("before", metadata["parameters_before"]), ("after", metadata["parameters_after"])] {
+                for (key, value) in (counts as? [String: Int]) ?? [:] { try h5.setAttribute(key, .int(Int64(value)), on: "/parameters/\(name)") }
+            }
+            try h5.commit()
+
+            var full = metadata
+            var allTimings = timings
+            allTimings["write_s"] = monotonicSeconds() - writeStart
+            full["timings"] = allTimings
+            full["peak_rss_bytes"] = peakResidentBytes()
+            let json = try JSONSerialization.data(withJSONObject: full, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+            try json.write(to: temporary.appendingPathComponent("pruning.json"))
+
+            if fm.fileExists(atPath: destination.path) { try fm.removeItem(at: destination) }
+            try fm.moveItem(at: temporary, to: destination)
+        } catch {
+            try? fm.removeItem(at: temporary)
+            throw error
+        }
+    }
+
+    static func json(_ counts: ParameterCounts) -> [String: Int] {
+        ["total": counts.total, "decoder_layers": counts.decoderLayers, "embedding": counts.embedding, "head": counts.head,
+         "shortcuts": counts.shortcuts]
+    }
+}

@@ -1,0 +1,86 @@
+import Datasets
+import Foundation
+import Transformer
+
+/// Which quantity a ratio fixes.
+public enum RatioKind: String, Sendable, Codable, CaseIterable {
+    /// The method's own knob: the fraction of each module's width removed (for SliceGPT,
+    /// of the residual stream's width D, before shortcut matrices are added back).
+    case slicing
+    /// The fraction of decoder-layer parameters removed (embedding and head excluded),
+    /// counted from the pruned weights, shortcut matrices included.
+    case params
+}
+
+public struct PruningRatio: Sendable, Codable, Equatable {
+    public let value: Double
+    public let kind: RatioKind
+
+    public static let allowed = 0.0...0.95
+
+    public init(_ value: Double, kind: RatioKind) throws {
+        guard value.isFinite, Self.allowed.contains(value) else {
+            throw PruningError("ratio \(value) is outside [\(Self.allowed.lowerBound), \(Self.allowed.upperBound)]")
+        }
+        self.value = value
+        self.kind = kind
+    }
+}
+
+/// What a method gets besides the model.
+public struct PruningContext {
+    public let ratio: PruningRatio
+    public let calibration: CalibrationSet?
+    /// Calibration sequences per forward call (memory against call overhead).
+    public let sequencesPerGroup: Int
+    public let progress: (String) -> Void
+
+    public init(ratio: PruningRatio, calibration: CalibrationSet?, sequencesPerGroup: Int = 1, progress: @escaping (String) -> Void = { _ in }) {
+        self.ratio = ratio
+        self.calibration = calibration
+        self.sequencesPerGroup = sequencesPerGroup
+        self.progress = progress
+    }
+
+    func requireCalibration(_ method: String) throws -> CalibrationSet {
+        guard let calibration else { throw PruningError("\(method) needs calibration data") }
+        return calibration
+    }
+}
+
+/// A structured compression method: it physically shrinks the model's matrices and
+/// reports what it measured on the way.
+public protocol PruningMethod {
+    var name: String { get }
+    var needsCalibration: Bool { get }
+    /// Throws, with the reason, when the method cannot compress this architecture.
+    func check(_ adapter: ArchitectureAdapter) throws
+    func prune(_ model: inout TransformerModel, context: PruningContext) throws -> PruningStatistics
+}
+
+public enum PruningMethods {
+    public static let names = ["magnitude", "wanda", "slicegpt", "intraslice"]
+
+    public static func make(_ name: String, options: MethodOptions = MethodOptions()) throws -> PruningMethod {
+        switch name {
+        case "magnitude": return StructuredPruning(scoring: .magnitude)
+        case "wanda": return StructuredPruning(scoring: .wanda)
+        case "slicegpt": return SliceGPT(options: options)
+        case "intraslice": return IntraSlice(options: options)
+        default: throw PruningError("unknown method '\(name)' (known: \(names.joined(separator: ", ")))")
+        }
+    }
+}
+
+/// Switches of the individual methods (their defaults are the published behaviour).
+public struct MethodOptions: Sendable, Codable, Equatable {
+    /// SliceGPT: also slice the LM head's input (off in the paper's default).
+    public var sliceHead = false
+    /// IntraSlice ablation: select MLP channels without the least-squares compensation.
+    public var mlpCompensation = true
+
+    public init(sliceHead: Bool = false, mlpCompensation: Bool = true) {
+        self.sliceHead = sliceHead
+        self.mlpCompensation = mlpCompensation
+    }
+}

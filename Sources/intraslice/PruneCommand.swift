@@ -1,0 +1,87 @@
+import ArgumentParser
+import Datasets
+import Foundation
+import LinAlg
+import Pruning
+import Transformer
+
+struct Prune: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Prune a model with magnitude-sp, Wanda-sp, SliceGPT or IntraSlice and write a self-describing folder.",
+        discussion: """
+        The folder holds model.safetensors, config.json (with every layer's shape), pruning.json (method, ratio, \
+        calibration, source model hash, parameter counts, timings) and statistics.h5 (per layer and site: eigenvalue \
+        spectra, variance kept, chosen heads and channels, reconstruction errors). Every eval and bench command takes \
+        the folder as --model.
+        """
+    )
+
+    @Option(help: "Model: a registry name, a GGUF path or a checkpoint folder.") var model = "smollm2-135m"
+    @Option(help: "Method: magnitude, wanda, slicegpt or intraslice.") var method: String
+    @Option(help: "Ratio in [0, 0.95].") var ratio: Double
+    @Option(help: "What the ratio fixes: slicing (the method's width fraction) or params (decoder-layer parameters removed).")
+    var ratioKind = "slicing"
+    @OptionGroup var calibration: CalibrationOptions
+    @Flag(help: "SliceGPT: also slice the LM head's input.") var sliceHead = false
+    @Flag(help: "IntraSlice ablation: select MLP channels without least-squares compensation.") var noMLPCompensation = false
+    @Option(help: "The output folder.") var output: String
+    @Flag(help: "Replace the output folder if it exists.") var overwrite = false
+    @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var outputOptions: OutputOptions
+
+    func validate() throws {
+        guard PruningMethods.names.contains(method) else {
+            throw ValidationError("--method must be one of \(PruningMethods.names.joined(separator: ", ")), got '\(method)'")
+        }
+        guard RatioKind(rawValue: ratioKind) != nil else { throw ValidationError("--ratio-kind must be slicing or params, got '\(ratioKind)'") }
+        guard PruningRatio.allowed.contains(ratio) else {
+            throw ValidationError("--ratio must be in [\(PruningRatio.allowed.lowerBound), \(PruningRatio.allowed.upperBound)], got \(ratio)")
+        }
+    }
+
+    func run() throws {
+        let threads = threadOptions.apply()
+        let job = try PruningJob(method: method, ratio: try PruningRatio(ratio, kind: RatioKind(rawValue: ratioKind)!),
+                                 calibration: calibration.settings,
+                                 options: MethodOptions(sliceHead: sliceHead, mlpCompensation: !noMLPCompensation),
+                                 sequencesPerGroup: calibration.calBatch)
+        let loaded = try ModelLoader.load(model)
+        let hash = try loaded.checkpointSHA256()
+        FileHandle.standardError.write(Data("\(loaded.name): loaded in \(String(format: "%.1f", loaded.loadSeconds)) s; \(method) at \(ratioKind) ratio \(ratio); \(threads) threads\n".utf8))
+        let start = Date()
+        let outcome = try job.run(loaded, sourceSHA256: hash, output: output, overwrite: overwrite) { line in
+            FileHandle.standardError.write(Data("[\(String(format: "%6.1f", Date().timeIntervalSince(start))) s] \(line)\n".utf8))
+        }
+        var json = outcome.metadata
+        json["command"] = "prune"
+        json["output"] = output
+        json["seconds"] = Date().timeIntervalSince(start)
+        json["peak_rss_bytes"] = peakResidentBytes()
+        if outputOptions.json { JSONOutput.emit(json) }
+    }
+}
+
+/// Where calibration data comes from (`--calibration wiki|c4|FILE` and its window settings).
+struct CalibrationOptions: ParsableArguments {
+    @Option(help: "Calibration text: wiki (default), c4, another registry text, or a file path.") var calibration = "wiki"
+    @Option(help: "Number of calibration windows.") var calSamples = 128
+    @Option(help: "Tokens per calibration window.") var calSeqlen = 2048
+    @Option(help: "random (seeded offsets) or sequential (the first N non-overlapping windows).") var calSampling = "random"
+    @Option(help: "Seed of the random window offsets.") var seed: UInt64 = 0
+    @Option(help: "Calibration windows per forward call.") var calBatch = 1
+    @Flag(help: "Allow calibrating on the perplexity test text.") var forceTestCalibration = false
+
+    func validate() throws {
+        guard CalibrationSampling(rawValue: calSampling) != nil else {
+            throw ValidationError("--cal-sampling must be random or sequential, got '\(calSampling)'")
+        }
+        guard calSamples >= 1, calSeqlen >= 2, calBatch >= 1 else {
+            throw ValidationError("--cal-samples and --cal-batch must be at least 1 and --cal-seqlen at least 2")
+        }
+    }
+
+    var settings: CalibrationSettings {
+        CalibrationSettings(source: calibration, samples: calSamples, seqlen: calSeqlen, sampling: CalibrationSampling(rawValue: calSampling)!,
+                            seed: seed, allowTestText: forceTestCalibration)
+    }
+}

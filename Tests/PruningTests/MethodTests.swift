@@ -1,0 +1,119 @@
+import Datasets
+import Foundation
+import LinAlg
+import ModelIO
+@testable import Pruning
+import TestSupport
+@testable import Transformer
+import XCTest
+
+/// Shapes, counts and refusals of the four methods, on tiny generated models.
+final class MethodTests: XCTestCase {
+    /// 3 random windows of 12 tokens over the tiny vocabulary.
+    let calibration: CalibrationSet = {
+        var rng = SeededGenerator(seed: 3)
+        return CalibrationSet(windows: (0..<3).map { _ in (0..<12).map { _ in Int32.random(in: 0..<50, using: &rng) } }, corpus: "random ids")
+    }()
+
+    func prune(_ method: String, _ model: inout TransformerModel, ratio: Double, kind: RatioKind = .slicing,
+               options: MethodOptions = MethodOptions()) throws -> PruningStatistics {
+        let m = try PruningMethods.make(method, options: options)
+        try m.check(ArchitectureAdapter(model.architecture))
+        return try m.prune(&model, context: PruningContext(ratio: try PruningRatio(ratio, kind: kind), calibration: calibration))
+    }
+
+    func testMagnitudeRemovesWholeKVGroupsAndMultiplesOfEightChannels() throws {
+        var model = TinyModels.model("llama")
+        let before = model.parameterCounts
+        let statistics = try prune("magnitude", &model, ratio: 0.5)
+        for layer in model.layers {
+            XCTAssertEqual(layer.attention.numKVHeads, 1, "round(0.5 · 2 groups) = 1 group removed")
+            XCTAssertEqual(layer.attention.numHeads, 2, "with its 2 query heads")
+            XCTAssertEqual(layer.mlp.width, 24, "40 − 16 channels (20 rounded down to 8)")
+        }
+        // Each layer: Wq, Wk, Wv, Wo halve (4·24·24/2·… ) and the MLP loses 16 of 40 channels.
+        let removedPerLayer = (24 * 12 + 24 * 6 + 24 * 6 + 24 * 12) + 3 * 24 * 16
+        XCTAssertEqual(model.parameterCounts.decoderLayers, before.decoderLayers - 3 * removedPerLayer)
+        // The kept group is the one with the larger summed squared Wo columns.
+        let original = TinyModels.model("llama").layers[0].attention
+        let scores = statistics.value(layer: 0, site: "attention", "group_scores")!
+        let expected = (0..<2).map { g in original.queryHeads(ofKVHead: g).flatMap { Attention.span(head: $0, size: 6) }
+            .reduce(0.0) { sum, j in sum + (0..<24).reduce(0.0) { $0 + pow(Double(original.wo[$1, j]), 2) } } }
+        for g in 0..<2 { XCTAssertEqual(scores[g], expected[g], accuracy: 1e-9) }
+        let keptGroup = scores[0] > scores[1] ? 0 : 1
+        XCTAssertEqual(statistics.value(layer: 0, site: "attention", "kept_query_heads"), original.queryHeads(ofKVHead: keptGroup).map(Double.init))
+    }
+
+    func testParameterRatioComesWithinOneEightChannelStep() throws {
+        for method in ["magnitude", "wanda", "intraslice"] {
+            var model = TinyModels.model("llama")
+            let before = model.parameterCounts.decoderLayers
+            _ = try prune(method, &model, ratio: 0.3, kind: .params)
+            let reduction = 1 - Double(model.parameterCounts.decoderLayers) / Double(before)
+            let step = Double(3 * 24 * 8 * 3) / Double(before)  // 8 MLP channels in each of the 3 layers
+            XCTAssertEqual(reduction, 0.3, accuracy: step / 2 + 1e-9, method)
+        }
+    }
+
+    func testSliceGPTCountsItsShortcutsAndParamsRatioSolvesForTheWidth() throws {
+        var model = TinyModels.model("llama")
+        let before = model.parameterCounts.decoderLayers
+        var fused = model
+        try ArchitectureAdapter(.llama).fuseNorms(&fused)
+        _ = try prune("slicegpt", &model, ratio: 0.25)
+        XCTAssertEqual(model.embeddingWidth, 16, "⌊0.75 · 24⌋ = 18, rounded down to 16")
+        XCTAssertEqual(model.layers.last!.outputWidth, 24, "the head is not sliced by default")
+        XCTAssertEqual(model.parameterCounts.shortcuts, 5 * 16 * 16 + 24 * 16)
+        XCTAssertEqual(model.parameterCounts.decoderLayers, SliceGPT.decoderParameters(fused, width: 16, sliceHead: false))
+
+        var byParams = TinyModels.model("llama")
+        _ = try prune("slicegpt", &byParams, ratio: 0.1, kind: .params)
+        let width = byParams.embeddingWidth
+        let best = stride(from: 8, through: 24, by: 8).min {
+            abs(Double(SliceGPT.decoderParameters(fused, width: $0, sliceHead: false)) - 0.9 * Double(before))
+                < abs(Double(SliceGPT.decoderParameters(fused, width: $1, sliceHead: false)) - 0.9 * Double(before))
+        }
+        XCTAssertEqual(width, best)
+    }
+
+    func testIntraSliceShrinksHeadsPairsAndChannelsWithoutAddingParameters() throws {
+        var model = TinyModels.model("llama")
+        let statistics = try prune("intraslice", &model, ratio: 0.4)
+        for (index, layer) in model.layers.enumerated() {
+            let a = layer.attention
+            XCTAssertNil(layer.attentionShortcut)
+            XCTAssertEqual(a.qkHeadDim % 2, 0)
+            XCTAssertLessThanOrEqual(a.numHeads * a.vHeadDim, 24)
+            XCTAssertEqual(layer.mlp.width, 40 - 16, "round(0.4 · 40) = 16 channels removed")
+            XCTAssertEqual(a.ropeInverseFrequencies.count * 2, a.qkHeadDim * (a.ropeSegments == nil ? 1 : a.numKVHeads))
+            XCTAssertNotNil(statistics.value(layer: index, site: "mlp", "relative_output_error"))
+        }
+        XCTAssertEqual(model.parameterCounts.shortcuts, 0)
+        XCTAssertNoThrow(try model.hiddenStates(tokens: [1, 2, 3, 4]))
+    }
+
+    func testRefusalsAreClearErrors() throws {
+        XCTAssertThrowsError(try PruningRatio(0.96, kind: .slicing)) { XCTAssertTrue("\($0)".contains("outside [0.0, 0.95]"), "\($0)") }
+        XCTAssertThrowsError(try PruningRatio(-0.1, kind: .params))
+        XCTAssertThrowsError(try PruningMethods.make("slicegpt").check(ArchitectureAdapter(.gemma3))) {
+            XCTAssertTrue("\($0)".contains("post-attention and post-feedforward RMSNorms"), "\($0)")
+        }
+        for method in ["magnitude", "wanda", "intraslice"] {
+            XCTAssertNoThrow(try PruningMethods.make(method).check(ArchitectureAdapter(.gemma3)), method)
+        }
+        XCTAssertThrowsError(try PruningMethods.make("obs")) { XCTAssertTrue("\($0)".contains("unknown method 'obs'"), "\($0)") }
+
+        var broken = TinyModels.model("llama")
+        broken.layers[1].mlp.wDown.elements[5] = .infinity
+        XCTAssertThrowsError(try prune("intraslice", &broken, ratio: 0.2)) {
+            XCTAssertTrue("\($0)".contains("layer 1 produced NaN or Inf"), "\($0)")
+        }
+    }
+
+    func testGemmaIntraSliceKeepsQueryKeyPairs() throws {
+        var model = TinyModels.model("gemma3")
+        _ = try prune("intraslice", &model, ratio: 0.4)
+        XCTAssertTrue(model.layers.allSatisfy { $0.attention.qkHeadDim == 6 }, "q/k norms span the head: no pair is dropped")
+        XCTAssertNoThrow(try model.hiddenStates(tokens: [1, 2, 3, 4]))
+    }
+}
