@@ -50,29 +50,35 @@ public final class CalibrationFlow {
     }
 }
 
-/// Accumulates Σ xᵀx in Float64 for chosen capture sites of one layer while the forward
-/// pass runs, never storing the activations.
-public final class CovarianceObserver: ActivationObserver {
+/// Watches one capture site of one layer: accumulates Σ xᵀx in float64 there and, when
+/// asked, keeps the activations themselves (one matrix per calibration group) for a later
+/// step that would otherwise rerun the module.
+public final class SiteRecorder: ActivationObserver {
     public let layer: Int
-    public private(set) var accumulators: [CaptureSite: CovarianceAccumulator] = [:]
-    private let sites: Set<CaptureSite>
+    public let site: CaptureSite
+    public private(set) var covariance: CovarianceAccumulator?
+    public private(set) var recorded: [Matrix<Float>] = []
+    private let products: BlockProducts
+    private let keepsActivations: Bool
 
-    public init(layer: Int, sites: Set<CaptureSite>) {
+    public init(layer: Int, site: CaptureSite, products: BlockProducts = .float64, keepsActivations: Bool = false) {
         self.layer = layer
-        self.sites = sites
+        self.site = site
+        self.products = products
+        self.keepsActivations = keepsActivations
     }
 
-    public func wants(layer: Int, site: CaptureSite) -> Bool { layer == self.layer && sites.contains(site) }
+    public func wants(layer: Int, site: CaptureSite) -> Bool { layer == self.layer && site == self.site }
 
     public func observe(layer: Int, site: CaptureSite, activations: UnsafeBufferPointer<Float>, rows: Int, width: Int) throws {
-        var accumulator = accumulators[site] ?? CovarianceAccumulator(dimension: width)
-        try accumulator.add(activations, rows: rows, label: "layer \(layer) \(site.rawValue)")
-        accumulators[site] = accumulator
+        if covariance == nil { covariance = CovarianceAccumulator(dimension: width, products: products) }
+        try covariance!.add(activations, rows: rows, label: "layer \(layer) \(site.rawValue)")
+        if keepsActivations { recorded.append(Matrix(rows: rows, cols: width, elements: Array(activations))) }
     }
 
-    /// The accumulated sum for `site` (it must have been observed).
-    public func covariance(_ site: CaptureSite) -> Matrix<Double> {
-        guard let accumulator = accumulators[site] else { preconditionFailure("site \(site.rawValue) of layer \(layer) was never observed") }
-        return accumulator.matrix
+    /// The accumulated Σ xᵀx (the site must have been observed).
+    public var sum: Matrix<Double> {
+        guard let covariance else { preconditionFailure("site \(site.rawValue) of layer \(layer) was never observed") }
+        return covariance.matrix
     }
 }

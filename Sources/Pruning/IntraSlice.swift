@@ -22,53 +22,15 @@ struct IntraSlice: PruningMethod {
     func check(_ adapter: ArchitectureAdapter) throws {}
 
     func prune(_ model: inout TransformerModel, context: PruningContext) throws -> PruningStatistics {
-        let adapter = ArchitectureAdapter(model.architecture)
         let calibration = try context.requireCalibration(name)
         let flow = try CalibrationFlow(model: model, windows: calibration.windows, sequencesPerGroup: context.sequencesPerGroup)
         var statistics = PruningStatistics()
         for index in model.layers.indices {
             let original = model.layers[index]
-            let plan = LayerBudget(layer: original, ratio: context.ratio)
-
-            // 1. The unpruned attention on this layer's inputs.
-            let observer = IntraSliceAttention.Observer(layer: index, attention: original.attention)
-            let unprunedMiddle = try flow.attentionHalf(model, observer: observer)
-            let width = original.attention.outputInputWidth
-            let step = IntraSliceAttention(layer: index, keep: width - Int((context.ratio.value * Double(width)).rounded(.toNearestOrEven)),
-                                           prunesQueryKeyPairs: adapter.queryKeyPairObstacle == nil)
-            let heads = try step.planHeads(original.attention, covariance: observer.covariance.matrix)
-            let pairs = step.planPairs(original.attention, keptHeads: heads.keptHeads, headSize: heads.headSize,
-                                       products: observer.queryKeyProducts)
-            statistics.record(layer: index, site: "attention", "channel_scores", heads.scores)
-            statistics.record(layer: index, site: "attention", "kept_query_heads", heads.keptHeads)
-            statistics.record(layer: index, site: "attention", "head_size", [heads.headSize])
-            for (g, kept) in pairs { statistics.record(layer: index, site: "attention", "rope_pairs_kv_head_\(g)", kept) }
-
-            // 2. Q/K pruned, heads removed: the V/O basis and the ridge fit on its outputs.
-            let queryKeyPruned = step.queryKeyPruned(original.attention,
-                                                     plan: .init(keptHeads: heads.keptHeads, headSize: heads.headSize, pairs: pairs))
-            model.layers[index].attention = queryKeyPruned
-            let fit = PairedOutputs(layer: index, targets: observer.outputs, prunedWidth: queryKeyPruned.outputInputWidth)
-            _ = try flow.attentionHalf(model, observer: fit)
-            let unchanged = queryKeyPruned.numHeads == original.attention.numHeads && queryKeyPruned.qkHeadDim == original.attention.qkHeadDim
-            model.layers[index].attention = try step.fold(queryKeyPruned, original: original.attention, headSize: heads.headSize,
-                                                          compressedCovariance: fit.covariance.matrix, cross: fit.cross.matrix,
-                                                          queryKeyUnchanged: unchanged, statistics: &statistics)
-            let middle = try flow.attentionHalf(model)
-            statistics.record(layer: index, site: "attention", "relative_output_error",
-                              [relativeError(middle, reference: unprunedMiddle, base: flow.states)])
-
-            // 3. The MLP behind the pruned attention.
-            let mlpObserver = CovarianceObserver(layer: index, sites: [.downProjectionInput])
-            let unprunedOutputs = try flow.mlpHalf(model, middle: middle, observer: mlpObserver)
-            let removed = plan.mlpChannelsRemoved(afterAttention: model.layers[index].attention)
-            model.layers[index].mlp = try IntraSliceMLP(layer: index, compensation: options.mlpCompensation)
-                .prune(original.mlp, removed: removed, covariance: mlpObserver.covariance(.downProjectionInput), statistics: &statistics)
-            let outputs = try flow.mlpHalf(model, middle: middle)
-            statistics.record(layer: index, site: "mlp", "relative_output_error",
-                              [relativeError(outputs, reference: unprunedOutputs, base: middle)])
+            let middle = try pruneAttention(index, &model, flow: flow, ratio: context.ratio, statistics: &statistics)
+            let outputs = try pruneMLP(index, &model, flow: flow, middle: middle, budget: LayerBudget(layer: original, ratio: context.ratio),
+                                       statistics: &statistics)
             flow.advance(to: outputs)
-
             let a = model.layers[index].attention
             context.progress("layer \(index + 1)/\(model.layers.count): \(a.numHeads)/\(original.attention.numHeads) heads of "
                              + "\(a.vHeadDim) (Q/K \(a.qkHeadDim)), \(model.layers[index].mlp.width)/\(original.mlp.width) MLP channels")
@@ -76,15 +38,71 @@ struct IntraSlice: PruningMethod {
         return statistics
     }
 
+    /// Steps 1 and 2; returns the stream after the pruned attention (the MLP's input).
+    private func pruneAttention(_ index: Int, _ model: inout TransformerModel, flow: CalibrationFlow, ratio: PruningRatio,
+                                statistics: inout PruningStatistics) throws -> [Matrix<Float>] {
+        let original = model.layers[index].attention
+        let observer = IntraSliceAttention.Observer(layer: index, attention: original)
+        let unprunedMiddle = try flow.attentionHalf(model, observer: observer)
+        let width = original.outputInputWidth
+        let step = IntraSliceAttention(layer: index, keep: width - Int((ratio.value * Double(width)).rounded(.toNearestOrEven)),
+                                       prunesQueryKeyPairs: ArchitectureAdapter(model.architecture).queryKeyPairObstacle == nil)
+        let heads = try step.planHeads(original, covariance: observer.covariance.matrix)
+        let pairs = step.planPairs(original, keptHeads: heads.keptHeads, headSize: heads.headSize, products: observer.queryKeyProducts)
+        statistics.record(layer: index, site: "attention", "channel_scores", heads.scores)
+        statistics.record(layer: index, site: "attention", "kept_query_heads", heads.keptHeads)
+        statistics.record(layer: index, site: "attention", "head_size", [heads.headSize])
+        for (g, kept) in pairs { statistics.record(layer: index, site: "attention", "rope_pairs_kv_head_\(g)", kept) }
+
+        let queryKeyPruned = step.queryKeyPruned(original, plan: .init(keptHeads: heads.keptHeads, headSize: heads.headSize, pairs: pairs))
+        model.layers[index].attention = queryKeyPruned
+        let fit = PairedOutputs(layer: index, targets: observer.outputs, prunedWidth: queryKeyPruned.outputInputWidth)
+        _ = try flow.attentionHalf(model, observer: fit)
+        let unchanged = queryKeyPruned.numHeads == original.numHeads && queryKeyPruned.qkHeadDim == original.qkHeadDim
+        let folded = try step.fold(queryKeyPruned, original: original, headSize: heads.headSize, compressedCovariance: fit.covariance.matrix,
+                                   cross: fit.cross.matrix, queryKeyUnchanged: unchanged, statistics: &statistics)
+        model.layers[index].attention = folded.attention
+        // The folded attention's Wo inputs are X̃·P: no third run of the attention is needed.
+        let projection = folded.projection.asFloat
+        let middle = try zip(fit.inputs, flow.states).map { try model.completeAttention(index, woInput: matmul($0, projection), residual: $1) }
+        statistics.record(layer: index, site: "attention", "relative_output_error",
+                          [relativeError(middle, reference: unprunedMiddle, base: flow.states)])
+        return middle
+    }
+
+    /// Step 3; returns the layer's outputs.
+    private func pruneMLP(_ index: Int, _ model: inout TransformerModel, flow: CalibrationFlow, middle: [Matrix<Float>], budget: LayerBudget,
+                          statistics: inout PruningStatistics) throws -> [Matrix<Float>] {
+        let original = model.layers[index].mlp
+        let recorder = SiteRecorder(layer: index, site: .downProjectionInput, products: .float32, keepsActivations: true)
+        let unprunedOutputs = try flow.mlpHalf(model, middle: middle, observer: recorder)
+        let removed = budget.mlpChannelsRemoved(afterAttention: model.layers[index].attention)
+        let pruned = try IntraSliceMLP(layer: index, compensation: options.mlpCompensation)
+            .prune(original, removed: removed, covariance: recorder.sum, statistics: &statistics)
+        model.layers[index].mlp = pruned.mlp
+        // The pruned MLP's Wdown inputs are the kept columns of the recorded ones.
+        let outputs = try zip(recorder.recorded, middle).map {
+            try model.completeMLP(index, downInput: $0.selectingColumns(pruned.kept), residual: $1)
+        }
+        statistics.record(layer: index, site: "mlp", "relative_output_error", [relativeError(outputs, reference: unprunedOutputs, base: middle)])
+        return outputs
+    }
+
     /// ‖(y − base) − (ref − base)‖² / ‖ref − base‖² = ‖y − ref‖² / ‖ref − base‖²: the error of a
     /// module's contribution to the residual stream, relative to the unpruned contribution.
     private func relativeError(_ y: [Matrix<Float>], reference: [Matrix<Float>], base: [Matrix<Float>]) -> Double {
         var error = 0.0, signal = 0.0
         for ((a, r), b) in zip(zip(y, reference), base) {
-            for i in a.elements.indices {
-                let e = Double(a.elements[i]) - Double(r.elements[i]), s = Double(r.elements[i]) - Double(b.elements[i])
-                error += e * e
-                signal += s * s
+            a.elements.withUnsafeBufferPointer { pa in
+                r.elements.withUnsafeBufferPointer { pr in
+                    b.elements.withUnsafeBufferPointer { pb in
+                        for i in 0..<pa.count {
+                            let e = Double(pa[i] - pr[i]), s = Double(pr[i] - pb[i])
+                            error += e * e
+                            signal += s * s
+                        }
+                    }
+                }
             }
         }
         return signal > 0 ? error / signal : 0
@@ -98,13 +116,15 @@ private final class PairedOutputs: ActivationObserver {
     let targets: [Matrix<Float>]
     var covariance: CovarianceAccumulator
     var cross: CrossProductAccumulator
+    /// The pruned attention's Wo inputs X̃, one matrix per group.
+    private(set) var inputs: [Matrix<Float>] = []
     private var next = 0
 
     init(layer: Int, targets: [Matrix<Float>], prunedWidth: Int) {
         self.layer = layer
         self.targets = targets
-        covariance = CovarianceAccumulator(dimension: prunedWidth)
-        cross = CrossProductAccumulator(leftDimension: prunedWidth, rightDimension: targets[0].cols)
+        covariance = CovarianceAccumulator(dimension: prunedWidth, products: .float32)
+        cross = CrossProductAccumulator(leftDimension: prunedWidth, rightDimension: targets[0].cols, products: .float32)
     }
 
     func wants(layer: Int, site: CaptureSite) -> Bool { layer == self.layer && site == .outputProjectionInput }
@@ -114,6 +134,7 @@ private final class PairedOutputs: ActivationObserver {
         precondition(target.rows == rows, "calibration groups arrive in the order they were recorded")
         try covariance.add(activations, rows: rows, label: "layer \(layer) pruned wo_input")
         try target.elements.withUnsafeBufferPointer { try cross.add(activations, $0, rows: rows, label: "layer \(layer) pruned wo_input") }
+        inputs.append(Matrix(rows: rows, cols: width, elements: Array(activations)))
         next += 1
     }
 }

@@ -26,7 +26,7 @@ struct IntraSliceAttention {
         init(layer: Int, attention: Attention) {
             self.layer = layer
             self.attention = attention
-            covariance = CovarianceAccumulator(dimension: attention.outputInputWidth)
+            covariance = CovarianceAccumulator(dimension: attention.outputInputWidth, products: .float32)
             queryKeyProducts = [Double](repeating: 0, count: attention.numHeads * attention.qkHeadDim)
         }
 
@@ -43,13 +43,15 @@ struct IntraSliceAttention {
             let a = attention, d = a.qkHeadDim, keyOffset = a.numHeads * d
             queryKeyProducts.withUnsafeMutableBufferPointer { sums in
                 var row = [Float](repeating: 0, count: a.numHeads * d)
-                for r in 0..<rows {
-                    let x = activations.baseAddress! + r * width
-                    for h in 0..<a.numHeads {
-                        let q = x + h * d, k = x + keyOffset + a.kvHeadOfQueryHead[h] * d
-                        for i in 0..<d { row[h * d + i] = abs(q[i] * k[i]) }
+                row.withUnsafeMutableBufferPointer { products in
+                    for r in 0..<rows {
+                        let x = activations.baseAddress! + r * width
+                        for h in 0..<a.numHeads {
+                            let q = x + h * d, k = x + keyOffset + a.kvHeadOfQueryHead[h] * d, out = products.baseAddress! + h * d
+                            for i in 0..<d { out[i] = abs(q[i] * k[i]) }
+                        }
+                        for i in 0..<products.count { sums[i] += Double(products[i]) }
                     }
-                    for i in row.indices { sums[i] += Double(row[i]) }
                 }
             }
         }
@@ -140,13 +142,16 @@ struct IntraSliceAttention {
                          wo: a.wo.selectingColumns(plan.keptHeads.flatMap { Attention.span(head: $0, size: a.vHeadDim) }))
     }
 
-    /// Folds the per-KV-group V basis and the ridge-fitted output projection into `pruned`.
+    /// Folds the per-KV-group V basis and the ridge-fitted output projection into `pruned`;
+    /// returns it with P = blockdiag(U_g(h)), which maps the Q/K-pruned attention's Wo
+    /// inputs to the folded one's.
     /// `compressedCovariance` is Σ X̃ᵀX̃ over the Q/K-pruned attention's Wo inputs, `cross`
     /// Σ X̃ᵀX against the unpruned ones; `original` is the unpruned attention. When no head
     /// and no rotary pair went (`queryKeyUnchanged`), X̃ = X and the fit's exact answer is
     /// the identity: Wo·P is used as it is, without the damping's shrinkage.
     func fold(_ pruned: Attention, original: Attention, headSize k: Int, compressedCovariance c: Matrix<Double>,
-              cross r: Matrix<Double>, queryKeyUnchanged: Bool, statistics: inout PruningStatistics) throws -> Attention {
+              cross r: Matrix<Double>, queryKeyUnchanged: Bool,
+              statistics: inout PruningStatistics) throws -> (attention: Attention, projection: Matrix<Double>) {
         let dv = pruned.vHeadDim, heads = pruned.numHeads
         var bases: [Matrix<Double>] = []
         for g in 0..<pruned.numKVHeads {
@@ -190,8 +195,9 @@ struct IntraSliceAttention {
                 for j in 0..<k { bv![g * k + j] = Float(rotatedBias.elements[j]) }
             }
         }
-        return pruned.rebuilt(numHeads: heads, numKVHeads: pruned.numKVHeads, kvHeadOfQueryHead: pruned.kvHeadOfQueryHead,
-                              qkHeadDim: pruned.qkHeadDim, vHeadDim: k, ropeInverseFrequencies: pruned.ropeInverseFrequencies,
-                              wq: pruned.wq, wk: pruned.wk, wv: wv, bq: pruned.bq, bk: pruned.bk, bv: bv, wo: wo)
+        let folded = pruned.rebuilt(numHeads: heads, numKVHeads: pruned.numKVHeads, kvHeadOfQueryHead: pruned.kvHeadOfQueryHead,
+                                    qkHeadDim: pruned.qkHeadDim, vHeadDim: k, ropeInverseFrequencies: pruned.ropeInverseFrequencies,
+                                    wq: pruned.wq, wk: pruned.wk, wv: wv, bq: pruned.bq, bk: pruned.bk, bv: bv, wo: wo)
+        return (folded, p)
     }
 }

@@ -10,8 +10,10 @@ struct IntraSliceMLP {
     let layer: Int
     let compensation: Bool
 
-    /// Keeps all but `removed` channels of `mlp`, given C = Σ zᵀz of its Wdown inputs.
-    func prune(_ mlp: MLP, removed: Int, covariance raw: Matrix<Double>, statistics: inout PruningStatistics) throws -> MLP {
+    /// Keeps all but `removed` channels of `mlp`, given C = Σ zᵀz of its Wdown inputs;
+    /// returns the pruned MLP and the kept channels (ascending).
+    func prune(_ mlp: MLP, removed: Int, covariance raw: Matrix<Double>,
+               statistics: inout PruningStatistics) throws -> (mlp: MLP, kept: [Int]) {
         let f = mlp.width, dOut = mlp.wDown.rows
         let c = damped(raw, fraction: 0.01)
         var columnNorms = [Double](repeating: 0, count: f)
@@ -26,7 +28,7 @@ struct IntraSliceMLP {
 
         var pruned = mlp
         pruned.keepChannels(kept)
-        guard compensation, !dropped.isEmpty else { return pruned }
+        guard compensation, !dropped.isEmpty else { return (pruned, kept) }
         let ckk = c.selectingRows(kept).selectingColumns(kept)
         let ckp = c.selectingRows(kept).selectingColumns(dropped)
         let t: Matrix<Double>
@@ -36,6 +38,6 @@ struct IntraSliceMLP {
         // Wdown'[:, K] = Wdown[:, K] + Wdown[:, P]·Tᵀ in the [out, in] layout.
         let correction = matmul(mlp.wDown.selectingColumns(dropped).asDouble, t, transposeB: true)
         pruned.wDown = (pruned.wDown.asDouble + correction).asFloat
-        return pruned
+        return (pruned, kept)
     }
 }

@@ -185,6 +185,39 @@ extension TransformerModel {
         return stream.copy()
     }
 
+    /// The end of layer `index`'s attention half from given Wo inputs: the residual rows
+    /// (through the attention shortcut, if any) plus postNorm(woInput·Woᵀ). Compression uses
+    /// it when it already holds the Wo inputs of a compressed attention, to skip a rerun.
+    public func completeAttention(_ index: Int, woInput: Matrix<Float>, residual: Matrix<Float>) throws -> Matrix<Float> {
+        let layer = layers[index]
+        precondition(woInput.rows == residual.rows && woInput.cols == layer.attention.outputInputWidth && residual.cols == layer.inputWidth,
+                     "layer \(index): Wo inputs \(woInput.rows)×\(woInput.cols) and residual \(residual.rows)×\(residual.cols) do not fit")
+        return try complete(index, input: woInput, weight: layer.attention.wo, postNorm: layer.postAttentionNorm,
+                            shortcut: layer.attentionShortcut, residual: residual, module: "attention")
+    }
+
+    /// The end of layer `index`'s MLP half from given Wdown inputs (see `completeAttention`).
+    public func completeMLP(_ index: Int, downInput: Matrix<Float>, residual: Matrix<Float>) throws -> Matrix<Float> {
+        let layer = layers[index]
+        precondition(downInput.rows == residual.rows && downInput.cols == layer.mlp.width && residual.cols == layer.middleWidth,
+                     "layer \(index): Wdown inputs \(downInput.rows)×\(downInput.cols) and residual \(residual.rows)×\(residual.cols) do not fit")
+        return try complete(index, input: downInput, weight: layer.mlp.wDown, postNorm: layer.postMLPNorm,
+                            shortcut: layer.mlpShortcut, residual: residual, module: "MLP")
+    }
+
+    private func complete(_ index: Int, input: Matrix<Float>, weight: Matrix<Float>, postNorm: [Float]?, shortcut: Matrix<Float>?,
+                          residual: Matrix<Float>, module: String) throws -> Matrix<Float> {
+        let workspace = Workspace(model: self, rows: residual.rows, keys: 1)
+        var stream = workspace.stream(rows: residual.rows, width: residual.cols)
+        residual.elements.withUnsafeBufferPointer { stream.values.update(from: $0.baseAddress!, count: $0.count) }
+        if let shortcut { stream.apply(shortcut: shortcut) }
+        input.elements.withUnsafeBufferPointer {
+            project($0.baseAddress!, rows: input.rows, inWidth: input.cols, weight: weight, postNorm: postNorm, into: stream, workspace: workspace)
+        }
+        try checkFinite(index, stream, after: module)
+        return stream.copy()
+    }
+
     private func observe(_ observer: ActivationObserver?, _ layer: Int, _ site: CaptureSite,
                          _ values: UnsafePointer<Float>, rows: Int, width: Int) throws {
         guard let observer, observer.wants(layer: layer, site: site) else { return }

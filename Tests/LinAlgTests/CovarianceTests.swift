@@ -47,4 +47,42 @@ final class CovarianceTests: XCTestCase {
         }
         XCTAssertThrowsError(try acc.add(Matrix<Double>([[1, .infinity, 0]])))
     }
+
+    /// Float32 block products: each block's rounding stays near Float's epsilon, and the
+    /// float64 sum across blocks keeps counts exact; NaN is caught through the diagonal.
+    func testFloat32BlockProductsStayWithinFloatRounding() throws {
+        var rng = SeededGenerator(seed: 4)
+        let x = Matrix<Float>.random(rows: 3000, cols: 40, using: &rng)
+        var acc = CovarianceAccumulator(dimension: 40, products: .float32)
+        XCTAssertEqual(acc.blockRows, 1024)
+        try acc.add(x)
+        let reference = matmul(x.asDouble, x.asDouble, transposeA: true)
+        let error = (acc.matrix - reference).frobeniusNorm / reference.frobeniusNorm
+        XCTAssertLessThan(error, 1e-6)
+        XCTAssertGreaterThan(error, 0, "products really were formed in Float")
+
+        var ones = CovarianceAccumulator(dimension: 1, blockRows: 1 << 20, products: .float32)
+        let column = [Float](repeating: 1, count: (1 << 24) + 3)
+        try column.withUnsafeBufferPointer { try ones.add($0, rows: column.count) }
+        XCTAssertEqual(ones.matrix[0, 0], Double((1 << 24) + 3), "blocks below 2^24 rows sum exactly in Float, then in Double")
+
+        var broken = CovarianceAccumulator(dimension: 3, blockRows: 2, products: .float32)
+        XCTAssertThrowsError(try broken.add(Matrix<Float>(rows: 3, cols: 3, elements: [1, 2, 3, 4, 5, 6, 7, .infinity, 9]), label: "wo_input")) {
+            XCTAssertTrue("\($0)".contains("wo_input rows 2..<3"), "\($0)")
+        }
+    }
+
+    func testCrossProductsMatchTheDoubleProductInBothPrecisions() throws {
+        var rng = SeededGenerator(seed: 5)
+        let x = Matrix<Float>.random(rows: 700, cols: 12, using: &rng), y = Matrix<Float>.random(rows: 700, cols: 7, using: &rng)
+        let reference = matmul(x.asDouble, y.asDouble, transposeA: true)
+        for (products, tolerance) in [(BlockProducts.float64, 1e-12), (.float32, 1e-6)] {
+            var acc = CrossProductAccumulator(leftDimension: 12, rightDimension: 7, blockRows: 256, products: products)
+            try acc.add(x, y)
+            XCTAssertEqual(acc.count, 700)
+            XCTAssertLessThan((acc.matrix - reference).frobeniusNorm / reference.frobeniusNorm, tolerance, "\(products)")
+        }
+        var acc = CrossProductAccumulator(leftDimension: 1, rightDimension: 1)
+        XCTAssertThrowsError(try acc.add(Matrix<Float>([[1], [.nan]]), Matrix<Float>([[1], [2]]), label: "pair"))
+    }
 }
