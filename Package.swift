@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "H5Store", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ModelIO"]),
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "ModelIO", "LinAlg", "TestSupport"]),
-        .testTarget(name: "PruningTests", dependencies: ["Pruning", "Datasets", "Transformer", "ModelIO", "LinAlg", "H5Store", "TestSupport"]),
+        .testTarget(name: "PruningTests", dependencies: ["Pruning", "Evaluation", "Datasets", "Transformer", "ModelIO", "LinAlg", "H5Store", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "Transformer", "ModelIO", "LinAlg", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["intraslice", "H5Store", "ModelIO", "TestSupport"]),
     ],
