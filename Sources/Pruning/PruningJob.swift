@@ -31,6 +31,7 @@ public struct PruningJob {
         public let before: ParameterCounts
         public let after: ParameterCounts
         public let statistics: PruningStatistics
+        /// What `pruning.json` holds (timings and peak memory included).
         public let metadata: [String: Any]
     }
 
@@ -84,14 +85,14 @@ public struct PruningJob {
         }
 
         start = monotonicSeconds()
-        try writeFolder(model, loaded: loaded, sourceSHA256: sourceSHA256, statistics: statistics, metadata: metadata,
+        let written = try writeFolder(model, loaded: loaded, sourceSHA256: sourceSHA256, statistics: statistics, metadata: metadata,
                         timings: timings, destination: destination, writeStart: start)
-        return Outcome(model: model, before: before, after: after, statistics: statistics, metadata: metadata)
+        return Outcome(model: model, before: before, after: after, statistics: statistics, metadata: written)
     }
 
     private func writeFolder(_ model: TransformerModel, loaded: LoadedModel, sourceSHA256: String, statistics: PruningStatistics,
                              metadata: [String: Any],
-                             timings: [String: Double], destination: URL, writeStart: Double) throws {
+                             timings: [String: Double], destination: URL, writeStart: Double) throws -> [String: Any] {
         let fm = FileManager.default
         let temporary = destination.deletingLastPathComponent()
             .appendingPathComponent(".\(destination.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).partial")
@@ -121,6 +122,7 @@ public struct PruningJob {
 
             if fm.fileExists(atPath: destination.path) { try fm.removeItem(at: destination) }
             try fm.moveItem(at: temporary, to: destination)
+            return full
         } catch {
             try? fm.removeItem(at: temporary)
             throw error
