@@ -102,6 +102,4 @@ public struct CalibrationSet: Sendable {
         offsets = windows.indices.map { $0 * windows[0].count }
         self.windows = windows
     }
-
-    public var totalTokens: Int { windows.count * settings.seqlen }
 }

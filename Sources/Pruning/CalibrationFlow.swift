@@ -23,8 +23,6 @@ public final class CalibrationFlow {
         }
     }
 
-    public var tokenCount: Int { states.reduce(0) { $0 + $1.rows } }
-
     /// Runs the attention half of the current layer of `model` over every group; returns
     /// the stream after attention (the MLP half's input), one matrix per group.
     public func attentionHalf(_ model: TransformerModel, observer: ActivationObserver? = nil) throws -> [Matrix<Float>] {

@@ -10,9 +10,6 @@ extension MLP {
         wGateUp = wGateUp.selectingRows(kept + kept.map { $0 + f })
         wDown = wDown.selectingColumns(kept)
     }
-
-    var wGate: Matrix<Float> { wGateUp.selectingRows(Array(0..<width)) }
-    var wUp: Matrix<Float> { wGateUp.selectingRows(Array(width..<(2 * width))) }
 }
 
 extension Attention {
