@@ -46,6 +46,7 @@ let package = Package(
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "ModelIO", "LinAlg", "TestSupport"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "Evaluation", "Datasets", "Transformer", "ModelIO", "LinAlg", "H5Store", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "Transformer", "ModelIO", "LinAlg", "TestSupport"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "H5Store", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["intraslice", "H5Store", "ModelIO", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

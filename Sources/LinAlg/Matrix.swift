@@ -1,9 +1,12 @@
 /// A dense row-major matrix. Element (r, c) lives at `elements[r * cols + c]`.
+/// The element-wise members are `@inlinable` so that other modules specialise them for
+/// Float or Double; unspecialised, every element copy goes through a value witness.
 public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
     public let rows: Int
     public let cols: Int
     public var elements: [Scalar]
 
+    @inlinable
     public init(rows: Int, cols: Int, repeating value: Scalar = 0) {
         precondition(rows >= 0 && cols >= 0, "negative matrix shape \(rows)×\(cols)")
         self.rows = rows
@@ -11,6 +14,7 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
         elements = Array(repeating: value, count: rows * cols)
     }
 
+    @inlinable
     public init(rows: Int, cols: Int, elements: [Scalar]) {
         precondition(elements.count == rows * cols,
                      "\(elements.count) elements do not fill a \(rows)×\(cols) matrix")
@@ -32,6 +36,7 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
         return m
     }
 
+    @inlinable
     public subscript(row: Int, col: Int) -> Scalar {
         get { elements[row * cols + col] }
         set { elements[row * cols + col] = newValue }
@@ -39,6 +44,7 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
 
     public var shape: (rows: Int, cols: Int) { (rows, cols) }
 
+    @inlinable
     public var transposed: Matrix {
         var t = Matrix(rows: cols, cols: rows)
         elements.withUnsafeBufferPointer { src in
@@ -54,6 +60,7 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
     public var diagonal: [Scalar] { (0..<min(rows, cols)).map { self[$0, $0] } }
 
     /// The sub-matrix made of the given rows, in the given order.
+    @inlinable
     public func selectingRows(_ indices: [Int]) -> Matrix {
         var out = Matrix(rows: indices.count, cols: cols)
         for (i, r) in indices.enumerated() {
@@ -63,6 +70,7 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
     }
 
     /// The sub-matrix made of the given columns, in the given order.
+    @inlinable
     public func selectingColumns(_ indices: [Int]) -> Matrix {
         var out = Matrix(rows: rows, cols: indices.count)
         let n = indices.count

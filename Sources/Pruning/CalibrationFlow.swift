@@ -29,6 +29,18 @@ public final class CalibrationFlow {
         try states.map { try model.attentionHalf(layer, states: $0, batch: $0.rows / seqlen, observer: observer) }
     }
 
+    /// Runs the current layer's attention up to its output projection over every group;
+    /// returns the Wo input rows, one matrix per group.
+    public func outputProjectionInputs(_ model: TransformerModel, observer: ActivationObserver? = nil) throws -> [Matrix<Float>] {
+        try states.map { try model.outputProjectionInputs(layer, states: $0, batch: $0.rows / seqlen, observer: observer) }
+    }
+
+    /// Runs the current layer's MLP up to its down projection over `middle` (one matrix per
+    /// group); returns the Wdown input rows, one matrix per group.
+    public func downProjectionInputs(_ model: TransformerModel, middle: [Matrix<Float>], observer: ActivationObserver? = nil) throws -> [Matrix<Float>] {
+        try middle.map { try model.downProjectionInputs(layer, states: $0, observer: observer) }
+    }
+
     /// Runs the MLP half of the current layer over `middle` (one matrix per group).
     public func mlpHalf(_ model: TransformerModel, middle: [Matrix<Float>], observer: ActivationObserver? = nil) throws -> [Matrix<Float>] {
         try middle.map { try model.mlpHalf(layer, states: $0, observer: observer) }
@@ -48,22 +60,17 @@ public final class CalibrationFlow {
     }
 }
 
-/// Watches one capture site of one layer: accumulates Σ xᵀx in float64 there and, when
-/// asked, keeps the activations themselves (one matrix per calibration group) for a later
-/// step that would otherwise rerun the module.
+/// Watches one capture site of one layer: accumulates Σ xᵀx in float64 there.
 public final class SiteRecorder: ActivationObserver {
     public let layer: Int
     public let site: CaptureSite
     public private(set) var covariance: CovarianceAccumulator?
-    public private(set) var recorded: [Matrix<Float>] = []
     private let products: BlockProducts
-    private let keepsActivations: Bool
 
-    public init(layer: Int, site: CaptureSite, products: BlockProducts = .float64, keepsActivations: Bool = false) {
+    public init(layer: Int, site: CaptureSite, products: BlockProducts = .float64) {
         self.layer = layer
         self.site = site
         self.products = products
-        self.keepsActivations = keepsActivations
     }
 
     public func wants(layer: Int, site: CaptureSite) -> Bool { layer == self.layer && site == self.site }
@@ -71,7 +78,6 @@ public final class SiteRecorder: ActivationObserver {
     public func observe(layer: Int, site: CaptureSite, activations: UnsafeBufferPointer<Float>, rows: Int, width: Int) throws {
         if covariance == nil { covariance = CovarianceAccumulator(dimension: width, products: products) }
         try covariance!.add(activations, rows: rows, label: "layer \(layer) \(site.rawValue)")
-        if keepsActivations { recorded.append(Matrix(rows: rows, cols: width, elements: Array(activations))) }
     }
 
     /// The accumulated Σ xᵀx (the site must have been observed).

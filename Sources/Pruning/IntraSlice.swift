@@ -41,9 +41,15 @@ struct IntraSlice: PruningMethod {
     /// Steps 1 and 2; returns the stream after the pruned attention (the MLP's input).
     private func pruneAttention(_ index: Int, _ model: inout TransformerModel, flow: CalibrationFlow, ratio: PruningRatio,
                                 statistics: inout PruningStatistics) throws -> [Matrix<Float>] {
-        let original = model.layers[index].attention
+        let layer = model.layers[index], original = layer.attention
         let observer = IntraSliceAttention.Observer(layer: index, attention: original)
-        let unprunedMiddle = try flow.attentionHalf(model, observer: observer)
+        let unprunedInputs = try flow.outputProjectionInputs(model, observer: observer)
+        // Without a post-norm or a shortcut the error is a quadratic form in the Gram
+        // matrices the fit accumulates anyway; otherwise the unpruned outputs are needed.
+        let linear = layer.postAttentionNorm == nil && layer.attentionShortcut == nil
+        let unprunedMiddle = linear ? nil : try zip(unprunedInputs, flow.states).map {
+            try model.completeAttention(index, woInput: $0, residual: $1)
+        }
         let width = original.outputInputWidth
         let step = IntraSliceAttention(layer: index, keep: width - Int((ratio.value * Double(width)).rounded(.toNearestOrEven)),
                                        prunesQueryKeyPairs: ArchitectureAdapter(model.architecture).queryKeyPairObstacle == nil)
@@ -56,36 +62,59 @@ struct IntraSlice: PruningMethod {
 
         let queryKeyPruned = step.queryKeyPruned(original, plan: .init(keptHeads: heads.keptHeads, headSize: heads.headSize, pairs: pairs))
         model.layers[index].attention = queryKeyPruned
-        let fit = PairedOutputs(layer: index, targets: observer.outputs, prunedWidth: queryKeyPruned.outputInputWidth)
-        _ = try flow.attentionHalf(model, observer: fit)
+        let fit = PairedOutputs(layer: index, targets: unprunedInputs, prunedWidth: queryKeyPruned.outputInputWidth)
+        let prunedInputs = try flow.outputProjectionInputs(model, observer: fit)
         let unchanged = queryKeyPruned.numHeads == original.numHeads && queryKeyPruned.qkHeadDim == original.qkHeadDim
         let folded = try step.fold(queryKeyPruned, original: original, headSize: heads.headSize, compressedCovariance: fit.covariance.matrix,
                                    cross: fit.cross.matrix, queryKeyUnchanged: unchanged, statistics: &statistics)
         model.layers[index].attention = folded.attention
         // The folded attention's Wo inputs are X̃·P: no third run of the attention is needed.
         let projection = folded.projection.asFloat
-        let middle = try zip(fit.inputs, flow.states).map { try model.completeAttention(index, woInput: matmul($0, projection), residual: $1) }
-        statistics.record(layer: index, site: "attention", "relative_output_error",
-                          [relativeError(middle, reference: unprunedMiddle, base: flow.states)])
+        let middle = try zip(prunedInputs, flow.states).map { try model.completeAttention(index, woInput: matmul($0, projection), residual: $1) }
+        let error = unprunedMiddle.map { relativeError(middle, reference: $0, base: flow.states) }
+            ?? relativeError(pruned: matmul(folded.projection, folded.attention.wo.asDouble, transposeB: true), unpruned: original.wo.asDouble.transposed,
+                             prunedGram: fit.covariance.matrix, cross: fit.cross.matrix, unprunedGram: observer.covariance.matrix)
+        statistics.record(layer: index, site: "attention", "relative_output_error", [error])
         return middle
     }
 
     /// Step 3; returns the layer's outputs.
     private func pruneMLP(_ index: Int, _ model: inout TransformerModel, flow: CalibrationFlow, middle: [Matrix<Float>], budget: LayerBudget,
                           statistics: inout PruningStatistics) throws -> [Matrix<Float>] {
-        let original = model.layers[index].mlp
-        let recorder = SiteRecorder(layer: index, site: .downProjectionInput, products: .float32, keepsActivations: true)
-        let unprunedOutputs = try flow.mlpHalf(model, middle: middle, observer: recorder)
-        let removed = budget.mlpChannelsRemoved(afterAttention: model.layers[index].attention)
+        let layer = model.layers[index], original = layer.mlp
+        let recorder = SiteRecorder(layer: index, site: .downProjectionInput, products: .float32)
+        let inputs = try flow.downProjectionInputs(model, middle: middle, observer: recorder)
+        // Without a post-norm or a shortcut the MLP adds z·Wdownᵀ to the stream, and its error
+        // is a quadratic form in Σ zᵀz; otherwise the unpruned outputs are needed.
+        let linear = layer.postMLPNorm == nil && layer.mlpShortcut == nil
+        let unprunedOutputs = linear ? nil : try zip(inputs, middle).map { try model.completeMLP(index, downInput: $0, residual: $1) }
+        let removed = budget.mlpChannelsRemoved(afterAttention: layer.attention)
         let pruned = try IntraSliceMLP(layer: index, compensation: options.mlpCompensation)
             .prune(original, removed: removed, covariance: recorder.sum, statistics: &statistics)
         model.layers[index].mlp = pruned.mlp
-        // The pruned MLP's Wdown inputs are the kept columns of the recorded ones.
-        let outputs = try zip(recorder.recorded, middle).map {
+        // The pruned MLP's Wdown inputs are the kept columns of the unpruned ones.
+        let outputs = try zip(inputs, middle).map {
             try model.completeMLP(index, downInput: $0.selectingColumns(pruned.kept), residual: $1)
         }
-        statistics.record(layer: index, site: "mlp", "relative_output_error", [relativeError(outputs, reference: unprunedOutputs, base: middle)])
+        let c = recorder.sum
+        let error = unprunedOutputs.map { relativeError(outputs, reference: $0, base: middle) }
+            ?? relativeError(pruned: pruned.mlp.wDown.asDouble.transposed, unpruned: original.wDown.asDouble.transposed,
+                             prunedGram: c.selectingRows(pruned.kept).selectingColumns(pruned.kept), cross: c.selectingRows(pruned.kept), unprunedGram: c)
+        statistics.record(layer: index, site: "mlp", "relative_output_error", [error])
         return outputs
+    }
+
+    /// Σ‖x̃·A − x·B‖² / Σ‖x·B‖² over the calibration rows, for a module that adds x·B to the
+    /// stream and its pruned form x̃·A, from C̃ = Σ x̃ᵀx̃, R = Σ x̃ᵀx and C = Σ xᵀx:
+    /// (tr AᵀC̃A − 2·tr AᵀRB + tr BᵀCB) / tr BᵀCB.
+    private func relativeError(pruned a: Matrix<Double>, unpruned b: Matrix<Double>, prunedGram: Matrix<Double>,
+                               cross: Matrix<Double>, unprunedGram: Matrix<Double>) -> Double {
+        func trace(_ x: Matrix<Double>, _ m: Matrix<Double>, _ y: Matrix<Double>) -> Double {
+            zip(matmul(m, y).elements, x.elements).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+        let signal = trace(b, unprunedGram, b)
+        let error = trace(a, prunedGram, a) - 2 * trace(a, cross, b) + signal
+        return signal > 0 ? max(0, error) / signal : 0
     }
 
     /// ‖(y − base) − (ref − base)‖² / ‖ref − base‖² = ‖y − ref‖² / ‖ref − base‖²: the error of a
@@ -116,8 +145,6 @@ private final class PairedOutputs: ActivationObserver {
     let targets: [Matrix<Float>]
     var covariance: CovarianceAccumulator
     var cross: CrossProductAccumulator
-    /// The pruned attention's Wo inputs X̃, one matrix per group.
-    private(set) var inputs: [Matrix<Float>] = []
     private var next = 0
 
     init(layer: Int, targets: [Matrix<Float>], prunedWidth: Int) {
@@ -134,7 +161,6 @@ private final class PairedOutputs: ActivationObserver {
         precondition(target.rows == rows, "calibration groups arrive in the order they were recorded")
         try covariance.add(activations, rows: rows, label: "layer \(layer) pruned wo_input")
         try target.elements.withUnsafeBufferPointer { try cross.add(activations, $0, rows: rows, label: "layer \(layer) pruned wo_input") }
-        inputs.append(Matrix(rows: rows, cols: width, elements: Array(activations)))
         next += 1
     }
 }

@@ -20,8 +20,6 @@ struct IntraSliceAttention {
         var covariance: CovarianceAccumulator
         /// Σ_t |q_t,h,i · k_t,g(h),i| after RoPE, per query head h and dimension i.
         var queryKeyProducts: [Double]
-        /// The Wo inputs of every group of calibration rows, kept as the ridge fit's target.
-        var outputs: [Matrix<Float>] = []
 
         init(layer: Int, attention: Attention) {
             self.layer = layer
@@ -37,7 +35,6 @@ struct IntraSliceAttention {
         func observe(layer: Int, site: CaptureSite, activations: UnsafeBufferPointer<Float>, rows: Int, width: Int) throws {
             if site == .outputProjectionInput {
                 try covariance.add(activations, rows: rows, label: "layer \(layer) wo_input")
-                outputs.append(Matrix(rows: rows, cols: width, elements: Array(activations)))
                 return
             }
             let a = attention, d = a.qkHeadDim, keyOffset = a.numHeads * d

@@ -162,6 +162,20 @@ extension TransformerModel {
     /// width]); returns the stream after the attention output joined it. Compression runs
     /// calibration data through a model one half-layer at a time with this.
     public func attentionHalf(_ index: Int, states: Matrix<Float>, batch: Int, observer: ActivationObserver? = nil) throws -> Matrix<Float> {
+        try runAttention(index, states: states, batch: batch, observer: observer, throughOutputProjection: true) { stream, _ in stream.copy() }
+    }
+
+    /// Layer `index`'s attention up to its output projection: the Wo input rows
+    /// ([batch·length, outputInputWidth]), for compression steps that need no more.
+    public func outputProjectionInputs(_ index: Int, states: Matrix<Float>, batch: Int, observer: ActivationObserver? = nil) throws -> Matrix<Float> {
+        let width = layers[index].attention.outputInputWidth
+        return try runAttention(index, states: states, batch: batch, observer: observer, throughOutputProjection: false) { stream, workspace in
+            Matrix(rows: stream.rows, cols: width, elements: Array(UnsafeBufferPointer(start: workspace.heads, count: stream.rows * width)))
+        }
+    }
+
+    private func runAttention(_ index: Int, states: Matrix<Float>, batch: Int, observer: ActivationObserver?, throughOutputProjection: Bool,
+                              result: (ResidualStream, Workspace) -> Matrix<Float>) throws -> Matrix<Float> {
         precondition(batch > 0 && states.rows % batch == 0, "\(states.rows) rows do not split into \(batch) sequences")
         precondition(states.cols == layers[index].inputWidth, "layer \(index) reads \(layers[index].inputWidth) values, got \(states.cols)")
         let length = states.rows / batch
@@ -170,19 +184,33 @@ extension TransformerModel {
         var stream = workspace.stream(rows: states.rows, width: states.cols)
         states.elements.withUnsafeBufferPointer { stream.values.update(from: $0.baseAddress!, count: $0.count) }
         let rope = RoPETable(inverseFrequencies: layers[index].attention.ropeInverseFrequencies, positions: Array(0..<length))
-        try attentionBlock(index, stream: &stream, layout: layout, rope: rope, observer: observer, workspace: workspace)
-        return stream.copy()
+        try attentionBlock(index, stream: &stream, layout: layout, rope: rope, observer: observer, workspace: workspace,
+                           throughOutputProjection: throughOutputProjection)
+        return result(stream, workspace)
     }
 
     /// The MLP half of layer `index` alone, on residual-stream rows ([rows, middle width]);
     /// returns the layer's output rows. Rows are independent here, so any batching works.
     public func mlpHalf(_ index: Int, states: Matrix<Float>, observer: ActivationObserver? = nil) throws -> Matrix<Float> {
+        try runMLP(index, states: states, observer: observer, throughDownProjection: true) { stream, _ in stream.copy() }
+    }
+
+    /// Layer `index`'s MLP up to its down projection: the Wdown input rows ([rows, MLP width]).
+    public func downProjectionInputs(_ index: Int, states: Matrix<Float>, observer: ActivationObserver? = nil) throws -> Matrix<Float> {
+        let width = layers[index].mlp.width
+        return try runMLP(index, states: states, observer: observer, throughDownProjection: false) { stream, workspace in
+            Matrix(rows: stream.rows, cols: width, elements: Array(UnsafeBufferPointer(start: workspace.gated, count: stream.rows * width)))
+        }
+    }
+
+    private func runMLP(_ index: Int, states: Matrix<Float>, observer: ActivationObserver?, throughDownProjection: Bool,
+                        result: (ResidualStream, Workspace) -> Matrix<Float>) throws -> Matrix<Float> {
         precondition(states.cols == layers[index].middleWidth, "layer \(index)'s MLP reads \(layers[index].middleWidth) values, got \(states.cols)")
         let workspace = Workspace(model: self, rows: states.rows, keys: 1)
         var stream = workspace.stream(rows: states.rows, width: states.cols)
         states.elements.withUnsafeBufferPointer { stream.values.update(from: $0.baseAddress!, count: $0.count) }
-        try mlpBlock(index, stream: &stream, observer: observer, workspace: workspace)
-        return stream.copy()
+        try mlpBlock(index, stream: &stream, observer: observer, workspace: workspace, throughDownProjection: throughDownProjection)
+        return result(stream, workspace)
     }
 
     /// The end of layer `index`'s attention half from given Wo inputs: the residual rows
@@ -234,7 +262,7 @@ extension TransformerModel {
     }
 
     private func attentionBlock(_ index: Int, stream: inout ResidualStream, layout: RowLayout, rope: RoPETable,
-                                observer: ActivationObserver?, workspace: Workspace) throws {
+                                observer: ActivationObserver?, workspace: Workspace, throughOutputProjection: Bool = true) throws {
         let layer = layers[index]
         let attention = layer.attention
         let n = stream.rows, d = stream.width
@@ -283,6 +311,7 @@ extension TransformerModel {
             attendPackedDocuments(attention, packed: packed, workspace: workspace)
         }
         try observe(observer, index, .outputProjectionInput, workspace.heads, rows: n, width: attention.outputInputWidth)
+        guard throughOutputProjection else { return }
         if let shortcut = layer.attentionShortcut { stream.apply(shortcut: shortcut) }
         project(workspace.heads, rows: n, inWidth: attention.outputInputWidth, weight: attention.wo, postNorm: layer.postAttentionNorm,
                 into: stream, workspace: workspace)
@@ -357,7 +386,8 @@ extension TransformerModel {
         }
     }
 
-    private func mlpBlock(_ index: Int, stream: inout ResidualStream, observer: ActivationObserver?, workspace: Workspace) throws {
+    private func mlpBlock(_ index: Int, stream: inout ResidualStream, observer: ActivationObserver?, workspace: Workspace,
+                          throughDownProjection: Bool = true) throws {
         let layer = layers[index]
         let n = stream.rows, d = stream.width, f = layer.mlp.width
         precondition(d == layer.middleWidth, "layer \(index)'s MLP reads \(layer.middleWidth) values, the stream has \(d)")
@@ -371,6 +401,7 @@ extension TransformerModel {
         }
         gatedActivation(workspace.gateUp, rows: n, width: f, kind: layer.mlp.activation, into: workspace.gated)
         try observe(observer, index, .downProjectionInput, workspace.gated, rows: n, width: f)
+        guard throughDownProjection else { return }
         if let shortcut = layer.mlpShortcut { stream.apply(shortcut: shortcut) }
         project(workspace.gated, rows: n, inWidth: f, weight: layer.mlp.wDown, postNorm: layer.postMLPNorm, into: stream, workspace: workspace)
         try checkFinite(index, stream, after: "MLP")

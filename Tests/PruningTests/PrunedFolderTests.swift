@@ -63,6 +63,15 @@ final class PrunedFolderTests: XCTestCase {
         XCTAssertThrowsError(try intraslice.run(nanLoaded, sourceSHA256: "x", output: output, overwrite: false) { _ in }) {
             XCTAssertTrue("\($0)".contains("NaN or Inf"), "\($0)")
         }
+        // A dead MLP (zero gate and up weights) has a zero Wdown-input covariance: damping by
+        // a fraction of its mean diagonal leaves it singular, and the least-squares
+        // compensation cannot be solved.
+        var deadModel = loaded.model
+        deadModel.layers[3].mlp.wGateUp = Matrix(rows: deadModel.layers[3].mlp.wGateUp.rows, cols: deadModel.layers[3].mlp.wGateUp.cols)
+        let deadLoaded = LoadedModel(model: deadModel, tokenizer: loaded.tokenizer, name: loaded.name, path: loaded.path, loadSeconds: 0)
+        XCTAssertThrowsError(try intraslice.run(deadLoaded, sourceSHA256: "x", output: output, overwrite: false) { _ in }) {
+            XCTAssertTrue("\($0)".contains("layer 3: the covariance of the kept MLP channels is not positive definite after damping"), "\($0)")
+        }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), [], "no folder, no partial folder")
 
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)

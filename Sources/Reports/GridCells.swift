@@ -1,0 +1,99 @@
+import Foundation
+
+/// The cells of a results folder: one subfolder per model, holding a results file and, for
+/// a pruned model, the `pruning.json` that `prune` wrote; the cell without one is the dense
+/// model. Every pruned cell must come from the same source model.
+struct GridCells {
+    struct Cell {
+        let name: String
+        let path: String
+        /// nil for the dense model.
+        let pruning: PruningMetadata?
+        /// The cell's parameter counts: after pruning, or the source's for the dense cell
+        /// (nil when no pruned cell says what its source had).
+        let parameters: ParameterCounts?
+    }
+
+    /// Dense first, then by method (magnitude, wanda, slicegpt, intraslice) and ratio.
+    let cells: [Cell]
+    /// The source model's name and SHA-256, when any cell is pruned.
+    let sourceModel: String?
+
+    private static let methodOrder = ["magnitude", "wanda", "slicegpt", "intraslice"]
+
+    init(folder: String, holding file: String) throws {
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter {
+            FileManager.default.fileExists(atPath: "\(folder)/\($0)/\(file)")
+        }
+        guard !names.isEmpty else { throw ReportError("\(folder): no cell folder holds a \(file)") }
+        let metadata = try names.map { name -> PruningMetadata? in
+            let path = "\(folder)/\(name)/pruning.json"
+            return FileManager.default.fileExists(atPath: path) ? try PruningMetadata(path: path) : nil
+        }
+        let sources = Set(metadata.compactMap { $0?.source })
+        guard sources.count <= 1 else { throw ReportError("\(folder): cells were pruned from different models: \(sources.sorted())") }
+        guard Set(metadata.compactMap { $0?.before }).count <= 1 else {
+            throw ReportError("\(folder): the cells' pruning.json files disagree on their source's parameter counts")
+        }
+        let dense = metadata.lazy.compactMap { $0?.before }.first
+        cells = zip(names, metadata).map { Cell(name: $0, path: "\(folder)/\($0)/\(file)", pruning: $1, parameters: $1?.after ?? dense) }
+            .sorted { a, b in
+                func key(_ c: Cell) -> (Int, Double, String) {
+                    (c.pruning.map { Self.methodOrder.firstIndex(of: $0.method) ?? Self.methodOrder.count } ?? -1, c.pruning?.ratio ?? 0, c.name)
+                }
+                return key(a) < key(b)
+            }
+        sourceModel = sources.first
+    }
+}
+
+/// Exact parameter counts by part, as `pruning.json` gives them.
+struct ParameterCounts: Hashable {
+    var total, decoderLayers, embedding, head, shortcuts: Int
+}
+
+/// The part of a pruned folder's `pruning.json` a report reads.
+struct PruningMetadata {
+    let method: String
+    let ratio: Double
+    let ratioKind: String
+    let decoderReduction: Double
+    let before, after: ParameterCounts
+    let source: String
+
+    /// "slicegpt 25 % (params)".
+    var label: String { String(format: "%@ %.0f %% (%@)", method, ratio * 100, ratioKind) }
+
+    init(path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path),
+              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ReportError("\(path): not a JSON object")
+        }
+        func field<T>(_ name: String, in object: [String: Any]? = nil) throws -> T {
+            guard let value = (object ?? json)[name] as? T else { throw ReportError("\(path): no \(name) of the expected type") }
+            return value
+        }
+        func counts(_ name: String) throws -> ParameterCounts {
+            let part: [String: Any] = try field(name)
+            return .init(total: try field("total", in: part), decoderLayers: try field("decoder_layers", in: part),
+                         embedding: try field("embedding", in: part), head: try field("head", in: part),
+                         shortcuts: try field("shortcuts", in: part))
+        }
+        method = try field("method")
+        ratio = try field("ratio")
+        ratioKind = try field("ratio_kind")
+        decoderReduction = try field("decoder_reduction")
+        before = try counts("parameters_before")
+        after = try counts("parameters_after")
+        let source: [String: Any] = try field("source_model")
+        self.source = "\(try field("name", in: source) as String) \(try field("sha256", in: source) as String)"
+    }
+}
+
+public struct ReportError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// "106.20 M".
+func millions(_ n: Int?) -> String { n.map { String(format: "%.2f M", Double($0) / 1e6) } ?? "–" }

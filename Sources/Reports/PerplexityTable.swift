@@ -1,0 +1,58 @@
+import Foundation
+import H5Store
+
+/// Perplexity beside exact parameter counts, for every cell of a grid folder whose cells
+/// hold the `ppl.h5` of `eval ppl --output` (see `GridCells`).
+public struct PerplexityTable {
+    public struct Row {
+        public let cell: String
+        public let perplexity: Double
+        let pruning: PruningMetadata?
+        let parameters: ParameterCounts?
+    }
+
+    public let rows: [Row]
+    public let sourceModel: String?
+    /// The text, window length and window count every cell was measured on.
+    public let data: String, seqlen: Int, windows: Int
+
+    public init(folder: String) throws {
+        let grid = try GridCells(folder: folder, holding: "ppl.h5")
+        var settings = Set<String>()
+        var measured: (data: String, seqlen: Int, windows: Int)?
+        rows = try grid.cells.map { cell in
+            let h5 = try H5Reader(path: cell.path)
+            guard let data = try h5.children(of: "/perplexity").first else { throw ReportError("\(cell.path): no /perplexity result") }
+            let attributes = try h5.attributes(of: "/perplexity/\(data)")
+            func number(_ name: String) throws -> Int {
+                guard let value = attributes[name]?.intValue else { throw ReportError("\(cell.path): /perplexity/\(data) has no \(name)") }
+                return Int(value)
+            }
+            let windows = try number("windows"), available = try number("windows_available")
+            guard windows == available else { throw ReportError("\(cell.path): the perplexity covers \(windows) of \(available) windows") }
+            guard let ppl = attributes["ppl"]?.doubleValue else { throw ReportError("\(cell.path): /perplexity/\(data) has no ppl") }
+            measured = (data, try number("seqlen"), windows)
+            settings.insert("\(data) \(measured!.seqlen) \(windows)")
+            return Row(cell: cell.name, perplexity: ppl, pruning: cell.pruning, parameters: cell.parameters)
+        }
+        guard settings.count == 1, let measured else {
+            throw ReportError("\(folder): the cells' perplexities were measured on different texts, lengths or window counts: \(settings.sorted())")
+        }
+        (data, seqlen, windows) = measured
+        sourceModel = grid.sourceModel
+    }
+
+    /// The table in Markdown, one row per cell.
+    public var markdown: String {
+        var lines = [
+            "| model | decoder-layer params | reduction | total params | embedding | head | shortcuts | \(data) ppl (L = \(seqlen), \(windows) windows) |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for row in rows {
+            let p = row.parameters
+            lines.append("| \(row.pruning?.label ?? "dense") | \(millions(p?.decoderLayers)) | \(String(format: "%.2f %%", (row.pruning?.decoderReduction ?? 0) * 100)) "
+                         + "| \(millions(p?.total)) | \(millions(p?.embedding)) | \(millions(p?.head)) | \(millions(p?.shortcuts)) | \(String(format: "%.2f", row.perplexity)) |")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

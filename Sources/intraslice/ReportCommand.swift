@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Reports
+
+struct Report: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Render tables from results folders (one subfolder per model, pruned ones with their pruning.json).",
+        subcommands: [PerplexityTableReport.self, SpeedupReport.self]
+    )
+}
+
+struct PerplexityTableReport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ppl-table",
+        abstract: "Perplexity and parameter counts of the dense model and every pruned cell of a grid folder.",
+        discussion: "Each cell holds the ppl.h5 of `eval ppl --output` (Scripts/run-ppl-table.sh lays the folder out so)."
+    )
+
+    @OptionGroup var options: TableReportOptions
+
+    func run() throws {
+        let table = try PerplexityTable(folder: options.folder)
+        try options.emit("report ppl-table", table.markdown, rows: table.rows.count, sourceModel: table.sourceModel)
+    }
+}
+
+struct SpeedupReport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "speedup",
+        abstract: "Latency-suite speedups of pruned models over the dense one, beside their parameter reduction.",
+        discussion: "Each cell holds the latency.h5 of `bench latency --output`, all timed with the same thread count."
+    )
+
+    @OptionGroup var options: TableReportOptions
+
+    func run() throws {
+        let table = try SpeedupTable(folder: options.folder)
+        try options.emit("report speedup", table.markdown, rows: table.rowCount, sourceModel: table.sourceModel)
+    }
+}
+
+struct TableReportOptions: ParsableArguments {
+    @Argument(help: "The results folder.") var folder: String
+    @Option(help: "Also write the table to this file.") var output: String?
+    @OptionGroup var outputOptions: OutputOptions
+
+    /// Prints the table, writes it atomically to `--output` when asked, then the JSON line.
+    func emit(_ command: String, _ markdown: String, rows: Int, sourceModel: String?) throws {
+        let text = markdown + (sourceModel.map { "\nPruned from \($0).\n" } ?? "")
+        print(text, terminator: "")
+        if let output { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) }
+        guard outputOptions.json else { return }
+        var json: [String: Any] = ["command": command, "folder": folder, "rows": rows, "table": text]
+        if let output { json["output"] = output }
+        JSONOutput.emit(json)
+    }
+}
