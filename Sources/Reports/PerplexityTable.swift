@@ -51,7 +51,7 @@ public struct PerplexityTable {
         for row in rows {
             let p = row.parameters
             lines.append("| \(row.pruning?.label ?? "dense") | \(millions(p?.decoderLayers)) | \(String(format: "%.2f %%", (row.pruning?.decoderReduction ?? 0) * 100)) "
-                         + "| \(millions(p?.total)) | \(millions(p?.embedding)) | \(millions(p?.head)) | \(millions(p?.shortcuts)) | \(String(format: "%.2f", row.perplexity)) |")
+                         + "| \(millions(p?.total)) | \(millions(p?.embedding)) | \(p?.head == 0 ? "tied" : millions(p?.head)) | \(millions(p?.shortcuts)) | \(String(format: "%.2f", row.perplexity)) |")
         }
         return lines.joined(separator: "\n") + "\n"
     }
