@@ -127,4 +127,32 @@ final class PrunedFolderTests: XCTestCase {
         XCTAssertLessThan(results[0].errors.reduce(0, +), results[1].errors.reduce(0, +))
         XCTAssertLessThan(results[0].nll, results[1].nll)
     }
+
+    /// The reconstruction errors IntraSlice records come from quadratic forms in its Gram
+    /// matrices; on layer 0 (whose input, the embeddings, pruning does not change) they
+    /// equal ‖y − ref‖² / ‖ref − x‖² from forward passes of the pruned and unpruned modules
+    /// on the same calibration rows, within the float32 rounding of those sums (1e-3 relative).
+    func testRecordedErrorsMatchDirectForwardPasses() throws {
+        let loaded = try InvarianceTests.smolLM2()
+        let calibration = try InvarianceTests.calibration(loaded, samples: 4, seqlen: 128)
+        var pruned = loaded.model
+        let statistics = try IntraSlice(options: MethodOptions()).prune(
+            &pruned, context: PruningContext(ratio: try PruningRatio(0.3, kind: .slicing), calibration: calibration))
+        func error(_ y: Matrix<Float>, _ reference: Matrix<Float>, _ base: Matrix<Float>) -> Double {
+            let e = (y - reference).frobeniusNorm, s = (reference - base).frobeniusNorm
+            return e * e / (s * s)
+        }
+        let states = try loaded.model.embeddings(Array(calibration.windows.joined()))
+        let middle = try pruned.attentionHalf(0, states: states, batch: 4)
+        let attention = error(middle, try loaded.model.attentionHalf(0, states: states, batch: 4), states)
+        var unprunedMLP = pruned
+        unprunedMLP.layers[0].mlp = loaded.model.layers[0].mlp
+        let mlp = error(try pruned.mlpHalf(0, states: middle), try unprunedMLP.mlpHalf(0, states: middle), middle)
+        let recordedAttention = statistics.value(layer: 0, site: "attention", "relative_output_error")![0]
+        let recordedMLP = statistics.value(layer: 0, site: "mlp", "relative_output_error")![0]
+        print("layer 0 relative errors: attention recorded \(recordedAttention) vs direct \(attention); MLP \(recordedMLP) vs \(mlp)")
+        XCTAssertGreaterThan(attention, 1e-4, "something was pruned")
+        XCTAssertEqual(recordedAttention, attention, accuracy: 1e-3 * attention)
+        XCTAssertEqual(recordedMLP, mlp, accuracy: 1e-3 * mlp)
+    }
 }
