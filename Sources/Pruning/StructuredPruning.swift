@@ -32,7 +32,7 @@ struct StructuredPruning: PruningMethod {
             var woInputNorms: [Double]? = nil
             if let flow {
                 let observer = ChannelNormObserver(layer: index, site: .outputProjectionInput)
-                _ = try flow.attentionHalf(model, observer: observer)
+                _ = try flow.outputProjectionInputs(model, observer: observer)
                 woInputNorms = observer.norms
             }
             let a = layer.attention
@@ -47,12 +47,12 @@ struct StructuredPruning: PruningMethod {
             statistics.record(layer: index, site: "attention", "kept_query_heads", keptHeads)
 
             // MLP, on activations that went through the pruned attention.
-            var middle: [Matrix<Float>] = []
+            var middle: [Matrix<Float>] = [], downInputs: [Matrix<Float>] = []
             var downInputNorms: [Double]? = nil
             if let flow {
                 middle = try flow.attentionHalf(model)
                 let observer = ChannelNormObserver(layer: index, site: .downProjectionInput)
-                _ = try flow.mlpHalf(model, middle: middle, observer: observer)
+                downInputs = try flow.downProjectionInputs(model, middle: middle, observer: observer)
                 downInputNorms = observer.norms
             }
             let channelScores = inputScores(layer.mlp.wDown, activationNorms: downInputNorms)
@@ -62,7 +62,10 @@ struct StructuredPruning: PruningMethod {
             statistics.record(layer: index, site: "mlp", "channel_scores", channelScores)
             statistics.record(layer: index, site: "mlp", "kept_channels", kept)
 
-            if let flow { flow.advance(to: try flow.mlpHalf(model, middle: middle)) }
+            // The pruned MLP's Wdown inputs are the kept columns of the unpruned ones.
+            if let flow {
+                flow.advance(to: try zip(downInputs, middle).map { try model.completeMLP(index, downInput: $0.selectingColumns(kept), residual: $1) })
+            }
             context.progress("layer \(index + 1)/\(model.layers.count): kept \(keptHeads.count)/\(a.numHeads) query heads, "
                              + "\(kept.count)/\(layer.mlp.width) MLP channels")
         }
