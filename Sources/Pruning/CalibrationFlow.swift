@@ -41,6 +41,13 @@ public final class CalibrationFlow {
         try middle.map { try model.downProjectionInputs(layer, states: $0, observer: observer) }
     }
 
+    /// The current layer's outputs once its MLP keeps only `keptChannels`, from the unpruned
+    /// MLP's Wdown inputs: the pruned MLP's are their kept columns, so it is not rerun.
+    public func outputsKeeping(_ keptChannels: [Int], of model: TransformerModel, downInputs: [Matrix<Float>],
+                               middle: [Matrix<Float>]) throws -> [Matrix<Float>] {
+        try zip(downInputs, middle).map { try model.completeMLP(layer, downInput: $0.selectingColumns(keptChannels), residual: $1) }
+    }
+
     /// Runs the MLP half of the current layer over `middle` (one matrix per group).
     public func mlpHalf(_ model: TransformerModel, middle: [Matrix<Float>], observer: ActivationObserver? = nil) throws -> [Matrix<Float>] {
         try middle.map { try model.mlpHalf(layer, states: $0, observer: observer) }

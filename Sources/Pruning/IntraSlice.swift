@@ -92,10 +92,7 @@ struct IntraSlice: PruningMethod {
         let pruned = try IntraSliceMLP(layer: index, compensation: options.mlpCompensation)
             .prune(original, removed: removed, covariance: recorder.sum, statistics: &statistics)
         model.layers[index].mlp = pruned.mlp
-        // The pruned MLP's Wdown inputs are the kept columns of the unpruned ones.
-        let outputs = try zip(inputs, middle).map {
-            try model.completeMLP(index, downInput: $0.selectingColumns(pruned.kept), residual: $1)
-        }
+        let outputs = try flow.outputsKeeping(pruned.kept, of: model, downInputs: inputs, middle: middle)
         let c = recorder.sum
         let error = unprunedOutputs.map { relativeError(outputs, reference: $0, base: middle) }
             ?? relativeError(pruned: pruned.mlp.wDown.asDouble.transposed, unpruned: original.wDown.asDouble.transposed,

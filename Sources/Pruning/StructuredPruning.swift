@@ -62,10 +62,7 @@ struct StructuredPruning: PruningMethod {
             statistics.record(layer: index, site: "mlp", "channel_scores", channelScores)
             statistics.record(layer: index, site: "mlp", "kept_channels", kept)
 
-            // The pruned MLP's Wdown inputs are the kept columns of the unpruned ones.
-            if let flow {
-                flow.advance(to: try zip(downInputs, middle).map { try model.completeMLP(index, downInput: $0.selectingColumns(kept), residual: $1) })
-            }
+            if let flow { flow.advance(to: try flow.outputsKeeping(kept, of: model, downInputs: downInputs, middle: middle)) }
             context.progress("layer \(index + 1)/\(model.layers.count): kept \(keptHeads.count)/\(a.numHeads) query heads, "
                              + "\(kept.count)/\(layer.mlp.width) MLP channels")
         }
