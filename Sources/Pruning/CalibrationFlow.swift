@@ -48,6 +48,13 @@ public final class CalibrationFlow {
         try zip(downInputs, middle).map { try model.completeMLP(layer, downInput: $0.selectingColumns(keptChannels), residual: $1) }
     }
 
+    /// The stream after the current layer's attention (the MLP half's input) once its output
+    /// projection reads only `keptColumns`, from the unpruned attention's Wo inputs: removing
+    /// whole heads leaves the kept heads' values as they were, so the attention is not rerun.
+    public func middleKeeping(_ keptColumns: [Int], of model: TransformerModel, woInputs: [Matrix<Float>]) throws -> [Matrix<Float>] {
+        try zip(woInputs, states).map { try model.completeAttention(layer, woInput: $0.selectingColumns(keptColumns), residual: $1) }
+    }
+
     /// Runs the MLP half of the current layer over `middle` (one matrix per group).
     public func mlpHalf(_ model: TransformerModel, middle: [Matrix<Float>], observer: ActivationObserver? = nil) throws -> [Matrix<Float>] {
         try middle.map { try model.mlpHalf(layer, states: $0, observer: observer) }

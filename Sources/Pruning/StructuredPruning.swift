@@ -29,10 +29,10 @@ struct StructuredPruning: PruningMethod {
             let groupsRemoved = plan.groupsRemoved
 
             // Attention: score each KV group, drop the lowest.
-            var woInputNorms: [Double]? = nil
+            var woInputs: [Matrix<Float>] = [], woInputNorms: [Double]? = nil
             if let flow {
                 let observer = ChannelNormObserver(layer: index, site: .outputProjectionInput)
-                _ = try flow.outputProjectionInputs(model, observer: observer)
+                woInputs = try flow.outputProjectionInputs(model, observer: observer)
                 woInputNorms = observer.norms
             }
             let a = layer.attention
@@ -50,7 +50,8 @@ struct StructuredPruning: PruningMethod {
             var middle: [Matrix<Float>] = [], downInputs: [Matrix<Float>] = []
             var downInputNorms: [Double]? = nil
             if let flow {
-                middle = try flow.attentionHalf(model)
+                middle = try flow.middleKeeping(keptHeads.flatMap { Attention.span(head: $0, size: a.vHeadDim) }, of: model, woInputs: woInputs)
+                woInputs = []  // released before the MLP's larger activations are made
                 let observer = ChannelNormObserver(layer: index, site: .downProjectionInput)
                 downInputs = try flow.downProjectionInputs(model, middle: middle, observer: observer)
                 downInputNorms = observer.norms

@@ -55,6 +55,30 @@ final class MethodTests: XCTestCase {
         }
     }
 
+    /// Wanda rebuilds each layer's outputs from recorded projection inputs instead of
+    /// rerunning the pruned modules; its layer-1 MLP scores must equal those of activations
+    /// that ran through the pruned layer 0 and layer 1's pruned attention directly.
+    func testWandaScoresActivationsThatRanThroughThePrunedLayers() throws {
+        for architecture in ["llama", "gemma3"] {
+            let original = TinyModels.model(architecture)
+            var model = original
+            let statistics = try prune("wanda", &model, ratio: 0.5)
+            XCTAssertEqual(model.layers[1].attention.numKVHeads, 1, "a KV group is removed, so the attention output is rebuilt from the kept heads")
+            var probe = model
+            probe.layers[1].mlp = original.layers[1].mlp
+            var sums = [Double](repeating: 0, count: original.layers[1].mlp.width)
+            for window in calibration.windows {
+                let layer0 = try probe.mlpHalf(0, states: try probe.attentionHalf(0, states: try probe.embeddings(window), batch: 1))
+                let down = try probe.downProjectionInputs(1, states: try probe.attentionHalf(1, states: layer0, batch: 1))
+                for r in 0..<down.rows { for j in 0..<down.cols { sums[j] += Double(down[r, j] * down[r, j]) } }
+            }
+            let w = original.layers[1].mlp.wDown
+            let expected = (0..<w.cols).map { j in sums[j].squareRoot() * (0..<w.rows).reduce(0.0) { $0 + Double(abs(w[$1, j])) } }
+            let scores = statistics.value(layer: 1, site: "mlp", "channel_scores")!
+            for j in 0..<w.cols { XCTAssertEqual(scores[j], expected[j], accuracy: 1e-5 * expected[j], "\(architecture) channel \(j)") }
+        }
+    }
+
     func testSliceGPTCountsItsShortcutsAndParamsRatioSolvesForTheWidth() throws {
         var model = TinyModels.model("llama")
         let before = model.parameterCounts.decoderLayers
