@@ -20,6 +20,19 @@ final class KernelsTests: XCTestCase {
         XCTAssertLessThan(exp8(SIMD8(repeating: -1000))[0], 1e-37)
     }
 
+    func testLargestFindsTheMaximumInLanesAndTail() {
+        for count in [0, 3, 8, 19, 37] {
+            for position in 0..<max(count, 1) {
+                var row = (0..<count).map { Float(($0 * 5) % 11) - 20 }
+                if count > 0 { row[position] = 7.5 }
+                let expected = count == 0 ? -Float.infinity : 7.5
+                XCTAssertEqual(row.withUnsafeBufferPointer { largest($0.baseAddress!, count: count) }, expected, "count \(count), at \(position)")
+            }
+        }
+        let masked = [Float](repeating: -.infinity, count: 12)
+        XCTAssertEqual(masked.withUnsafeBufferPointer { largest($0.baseAddress!, count: 12) }, -.infinity)
+    }
+
     func testSoftmaxAndLogSumExpAgainstDouble() {
         var row: [Float] = (0..<37).map { Float($0 % 7) * 1.3 - 4 }
         let reference = row.map(Double.init)
