@@ -1,4 +1,7 @@
 /// C ← alpha·op(A)·op(B) + beta·C through BLAS gemm, op being an optional transpose.
+/// Inlinable (as `matmul` and `gram`) so that callers in other modules get it specialised:
+/// unspecialised, allocating the result went through a per-element value-witness copy.
+@inlinable
 public func gemm<S: BLASScalar>(_ a: Matrix<S>, _ b: Matrix<S>,
                                 transposeA: Bool = false, transposeB: Bool = false,
                                 alpha: S = 1, beta: S = 0, into c: inout Matrix<S>) {
@@ -25,6 +28,7 @@ public func gemm<S: BLASScalar>(_ a: Matrix<S>, _ b: Matrix<S>,
 }
 
 /// op(A)·op(B) as a new matrix.
+@inlinable
 public func matmul<S: BLASScalar>(_ a: Matrix<S>, _ b: Matrix<S>,
                                   transposeA: Bool = false, transposeB: Bool = false) -> Matrix<S> {
     var c = Matrix<S>(rows: transposeA ? a.cols : a.rows, cols: transposeB ? b.rows : b.cols)
@@ -33,6 +37,7 @@ public func matmul<S: BLASScalar>(_ a: Matrix<S>, _ b: Matrix<S>,
 }
 
 /// AᵀA (the Gram matrix) through syrk, both triangles filled.
+@inlinable
 public func gram<S: BLASScalar>(_ a: Matrix<S>) -> Matrix<S> {
     var g = Matrix<S>(rows: a.cols, cols: a.cols)
     guard a.rows > 0, a.cols > 0 else { return g }
