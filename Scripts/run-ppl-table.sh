@@ -46,7 +46,8 @@ for method in $methods; do
             echo "== $cell: prune"
             # shellcheck disable=SC2086
             "$intraslice" prune --model "$MODEL" --method "$method" --ratio "$ratio" --ratio-kind "$RATIO_KIND" \
-                $CALIBRATION --threads "$threads" --output "$pruned" --overwrite --json >"$cell/prune.json"
+                $CALIBRATION --threads "$threads" --output "$pruned" --overwrite --json >"$cell/prune.json.tmp"
+            mv "$cell/prune.json.tmp" "$cell/prune.json"  # only a finished prune leaves it in the cell
         fi
         cp "$pruned/pruning.json" "$pruned/statistics.h5" "$cell/"
         evaluate "$pruned" "$cell"
