@@ -126,7 +126,7 @@ struct IntraSliceAttention {
         func rows(head: Int, pairs: [Int]) -> [Int] { pairs.map { head * d + $0 } + pairs.map { head * d + half + $0 } }
         let qRows = plan.keptHeads.flatMap { rows(head: $0, pairs: plan.pairs[a.kvHeadOfQueryHead[$0]]!) }
         let kRows = kvHeads.flatMap { rows(head: $0, pairs: plan.pairs[$0]!) }
-        let vRows = kvHeads.flatMap { Attention.span(head: $0, size: a.vHeadDim) }
+        let vRows = Attention.spans(heads: kvHeads, size: a.vHeadDim)
         let shared = a.ropeInverseFrequencies.count == half
         let frequencies = kvHeads.flatMap { g in plan.pairs[g]!.map { a.ropeInverseFrequencies[(shared ? 0 : g * half) + $0] } }
         let pairCount = plan.pairs[kvHeads[0]]!.count
@@ -136,7 +136,7 @@ struct IntraSliceAttention {
                          ropeInverseFrequencies: allSame ? Array(frequencies.prefix(pairCount)) : frequencies,
                          wq: a.wq.selectingRows(qRows), wk: a.wk.selectingRows(kRows), wv: a.wv.selectingRows(vRows),
                          bq: a.bq.map { b in qRows.map { b[$0] } }, bk: a.bk.map { b in kRows.map { b[$0] } }, bv: a.bv.map { b in vRows.map { b[$0] } },
-                         wo: a.wo.selectingColumns(plan.keptHeads.flatMap { Attention.span(head: $0, size: a.vHeadDim) }))
+                         wo: a.wo.selectingColumns(Attention.spans(heads: plan.keptHeads, size: a.vHeadDim)))
     }
 
     /// Folds the per-KV-group V basis and the ridge-fitted output projection into `pruned`;

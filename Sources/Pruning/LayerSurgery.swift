@@ -26,6 +26,9 @@ extension Attention {
     /// Rows of head `h` in a [heads·size, …] matrix, or columns in a […, heads·size] one.
     static func span(head h: Int, size: Int) -> [Int] { Array((h * size)..<((h + 1) * size)) }
 
+    /// The spans of `heads`, in their order.
+    static func spans(heads: [Int], size: Int) -> [Int] { heads.flatMap { span(head: $0, size: size) } }
+
     /// A new attention with the same kind (window, scale, q/k norms) and these weights.
     func rebuilt(numHeads: Int, numKVHeads: Int, kvHeadOfQueryHead: [Int], qkHeadDim: Int, vHeadDim: Int,
                  ropeInverseFrequencies: [Float], wq: Matrix<Float>, wk: Matrix<Float>, wv: Matrix<Float>,
@@ -40,14 +43,14 @@ extension Attention {
     func keepingQueryHeads(_ heads: [Int]) -> Attention {
         let kvHeads = Array(Set(heads.map { kvHeadOfQueryHead[$0] })).sorted()
         let newIndex = Dictionary(uniqueKeysWithValues: kvHeads.enumerated().map { ($1, $0) })
-        let qRows = heads.flatMap { Self.span(head: $0, size: qkHeadDim) }
-        let kRows = kvHeads.flatMap { Self.span(head: $0, size: qkHeadDim) }
-        let vRows = kvHeads.flatMap { Self.span(head: $0, size: vHeadDim) }
+        let qRows = Self.spans(heads: heads, size: qkHeadDim)
+        let kRows = Self.spans(heads: kvHeads, size: qkHeadDim)
+        let vRows = Self.spans(heads: kvHeads, size: vHeadDim)
         return rebuilt(numHeads: heads.count, numKVHeads: kvHeads.count, kvHeadOfQueryHead: heads.map { newIndex[kvHeadOfQueryHead[$0]]! },
                        qkHeadDim: qkHeadDim, vHeadDim: vHeadDim, ropeInverseFrequencies: ropeInverseFrequencies,
                        wq: wq.selectingRows(qRows), wk: wk.selectingRows(kRows), wv: wv.selectingRows(vRows),
                        bq: bq.map { b in qRows.map { b[$0] } }, bk: bk.map { b in kRows.map { b[$0] } }, bv: bv.map { b in vRows.map { b[$0] } },
-                       wo: wo.selectingColumns(heads.flatMap { Self.span(head: $0, size: vHeadDim) }))
+                       wo: wo.selectingColumns(Self.spans(heads: heads, size: vHeadDim)))
     }
 }
 

@@ -50,7 +50,7 @@ struct StructuredPruning: PruningMethod {
             var middle: [Matrix<Float>] = [], downInputs: [Matrix<Float>] = []
             var downInputNorms: [Double]? = nil
             if let flow {
-                middle = try flow.middleKeeping(keptHeads.flatMap { Attention.span(head: $0, size: a.vHeadDim) }, of: model, woInputs: woInputs)
+                middle = try flow.middleKeeping(Attention.spans(heads: keptHeads, size: a.vHeadDim), of: model, woInputs: woInputs)
                 woInputs = []  // released before the MLP's larger activations are made
                 let observer = ChannelNormObserver(layer: index, site: .downProjectionInput)
                 downInputs = try flow.downProjectionInputs(model, middle: middle, observer: observer)
