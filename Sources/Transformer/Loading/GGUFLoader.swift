@@ -13,32 +13,48 @@ public enum GGUFLoader {
             throw ModelFileError(path: file.path, message: "unsupported architecture '\(archName)' (GGUF: llama, qwen2, gemma3; phi3 loads from HuggingFace safetensors)")
         }
         let meta = Metadata(file: file, prefix: archName)
+        try meta.checkKnownKeys()
         let hidden = try meta.int("embedding_length")
         let heads = try meta.int("attention.head_count")
-        let headDim = meta.optionalInt("attention.key_length") ?? hidden / heads
+        guard hidden > 0, heads > 0 else {
+            throw ModelFileError(path: file.path, message: "\(archName).embedding_length (\(hidden)) and \(archName).attention.head_count (\(heads)) must be positive")
+        }
+        let headDim = try meta.optionalInt("attention.key_length") ?? hidden / heads
+        // The forward pass rotates whole heads and gives values the key head size.
+        for key in ["attention.value_length", "rope.dimension_count"] {
+            if let value = try meta.optionalInt(key), value != headDim {
+                throw ModelFileError(path: file.path, message: "\(archName).\(key) is \(value), the head size \(headDim); "
+                                     + "partial rotary embeddings and value heads of another size are not supported")
+            }
+        }
+        let vocabulary = file.tensor(named: "token_embd.weight")?.shape.first ?? 0
+        if let stated = try meta.optionalInt("vocab_size"), stated != vocabulary {
+            throw ModelFileError(path: file.path, message: "\(archName).vocab_size is \(stated), token_embd.weight has \(vocabulary) rows")
+        }
         var config = ModelConfig(
             modelType: archName, hiddenSize: hidden, intermediateSize: try meta.int("feed_forward_length"),
             numHiddenLayers: try meta.int("block_count"), numAttentionHeads: heads,
-            numKeyValueHeads: meta.optionalInt("attention.head_count_kv") ?? heads, headDim: headDim,
-            vocabSize: file.tensor(named: "token_embd.weight")?.shape.first ?? 0,
+            numKeyValueHeads: try meta.optionalInt("attention.head_count_kv") ?? heads, headDim: headDim,
+            vocabSize: vocabulary,
             rmsNormEps: try meta.double("attention.layer_norm_rms_epsilon"),
-            ropeTheta: meta.optionalDouble("rope.freq_base") ?? 10_000,
+            ropeTheta: try meta.optionalDouble("rope.freq_base") ?? 10_000,
             tieWordEmbeddings: file.tensor(named: "output.weight") == nil,
-            maxPositionEmbeddings: meta.optionalInt("context_length"))
-        if let kind = meta.optionalString("rope.scaling.type"), kind != "none" {
-            config.ropeScaling = RopeScaling(ropeType: kind, factor: meta.optionalDouble("rope.scaling.factor"))
+            maxPositionEmbeddings: try meta.optionalInt("context_length"))
+        if let kind = try meta.optionalString("rope.scaling.type"), kind != "none" {
+            config.ropeScaling = RopeScaling(ropeType: kind, factor: try meta.optionalDouble("rope.scaling.factor"))
         }
         if architecture == .gemma3 {
             // llama.cpp's gemma3 conventions, which its GGUF metadata does not repeat: every
             // sixth layer is global, local layers use RoPE base 10⁴, queries scale by 1/√head_dim.
-            config.slidingWindow = meta.optionalInt("attention.sliding_window")
+            config.slidingWindow = try meta.optionalInt("attention.sliding_window")
             config.slidingWindowPattern = 6
             config.ropeLocalBaseFreq = 10_000
             config.queryPreAttnScalar = Double(headDim)
             config.hiddenActivation = "gelu_pytorch_tanh"
         }
-        let weights = GGUFWeights(file: file)
-        return try ModelAssembly(config: config, architecture: architecture,
+        let weights = GGUFWeights(file: file, loaded: LoadedTensors(source: file.path))
+        let gemma = architecture == .gemma3
+        let model = try ModelAssembly(config: config, architecture: architecture,
                                  ropeFactors: try weights.optionalVector("rope_freqs.weight"), source: file.path).build(
             embedding: try weights.matrix("token_embd.weight"),
             finalNorm: try weights.vector("output_norm.weight"),
@@ -57,21 +73,26 @@ public enum GGUFLoader {
                     attentionNorm: try weights.vector(p + "attn_norm.weight"),
                     wq: wq, wk: wk, wv: try weights.matrix(p + "attn_v.weight"),
                     bq: bq, bk: bk, bv: try weights.optionalVector(p + "attn_v.bias"),
-                    qNorm: try weights.optionalVector(p + "attn_q_norm.weight"),
-                    kNorm: try weights.optionalVector(p + "attn_k_norm.weight"),
+                    qNorm: gemma ? try weights.optionalVector(p + "attn_q_norm.weight") : nil,
+                    kNorm: gemma ? try weights.optionalVector(p + "attn_k_norm.weight") : nil,
                     wo: try weights.matrix(p + "attn_output.weight"),
-                    postAttentionNorm: try weights.optionalVector(p + "post_attention_norm.weight"),
+                    postAttentionNorm: gemma ? try weights.optionalVector(p + "post_attention_norm.weight") : nil,
                     mlpNorm: try weights.vector(p + "ffn_norm.weight"),
                     wGate: try weights.matrix(p + "ffn_gate.weight"), wUp: try weights.matrix(p + "ffn_up.weight"),
                     wDown: try weights.matrix(p + "ffn_down.weight"),
-                    postMLPNorm: try weights.optionalVector(p + "post_ffw_norm.weight"))
+                    postMLPNorm: gemma ? try weights.optionalVector(p + "post_ffw_norm.weight") : nil)
             })
+        try weights.loaded.checkAllUsed(stored: file.tensors.map(\.name))
+        return model
     }
 
     /// llama.cpp's converter reorders each head's rows of Wq and Wk from HuggingFace's
     /// half-split layout (row h·d/2 + i for half h) to interleaved pairs (row 2i + h).
     /// This puts them back.
     static func unpermuteRotaryRows(_ w: Matrix<Float>, heads: Int) -> Matrix<Float> {
+        // A row count that is not whole heads of pairs is left as it is: the shape check
+        // after assembly refuses it with the config's numbers.
+        guard heads > 0, w.rows % heads == 0, (w.rows / heads) % 2 == 0 else { return w }
         let headDim = w.rows / heads, half = headDim / 2
         var order: [Int] = []
         order.reserveCapacity(w.rows)
@@ -97,9 +118,50 @@ private struct Metadata {
         guard let v = value(key)?.doubleValue else { throw missing(key) }
         return v
     }
-    func optionalInt(_ key: String) -> Int? { value(key)?.intValue }
-    func optionalDouble(_ key: String) -> Double? { value(key)?.doubleValue }
-    func optionalString(_ key: String) -> String? { value(key)?.stringValue }
+    /// A key that is present must have the right type: one that does not is an error,
+    /// never a silent fall-back to the default.
+    func optionalInt(_ key: String) throws -> Int? {
+        guard let v = value(key) else { return nil }
+        guard let i = v.intValue else { throw wrongType(key, "an integer") }
+        return i
+    }
+
+    /// The `<arch>.*` keys this loader reads or knows to be harmless. Any other key in the
+    /// architecture's namespace is refused: a renamed or unknown key (say a misspelt
+    /// `rope.freq_base`, or `expert_count` of a mixture of experts) would otherwise leave
+    /// a default in place and give plausible wrong numbers.
+    static let knownKeys: Set<String> = [
+        "context_length", "embedding_length", "block_count", "feed_forward_length", "vocab_size",
+        "attention.head_count", "attention.head_count_kv", "attention.key_length", "attention.value_length",
+        "attention.layer_norm_rms_epsilon", "attention.sliding_window",
+        "rope.freq_base", "rope.dimension_count", "rope.scaling.type", "rope.scaling.factor",
+        "rope.scaling.original_context_length", "rope.scaling.finetuned",
+    ]
+
+    func checkKnownKeys() throws {
+        let namespace = prefix + "."
+        for key in file.metadata.keys.sorted() where key.hasPrefix(namespace) {
+            let local = String(key.dropFirst(namespace.count))
+            guard Self.knownKeys.contains(local) else {
+                throw ModelFileError(path: file.path, message: "unknown metadata key '\(key)'; the loader reads only "
+                                     + Self.knownKeys.sorted().map { namespace + $0 }.joined(separator: ", "))
+            }
+        }
+    }
+    func optionalDouble(_ key: String) throws -> Double? {
+        guard let v = value(key) else { return nil }
+        guard let d = v.doubleValue else { throw wrongType(key, "a number") }
+        return d
+    }
+    func optionalString(_ key: String) throws -> String? {
+        guard let v = value(key) else { return nil }
+        guard let s = v.stringValue else { throw wrongType(key, "a string") }
+        return s
+    }
+
+    private func wrongType(_ key: String, _ expected: String) -> ModelFileError {
+        ModelFileError(path: file.path, message: "metadata key '\(prefix).\(key)' is not \(expected)")
+    }
 
     private func missing(_ key: String) -> ModelFileError {
         ModelFileError(path: file.path, message: "metadata key '\(prefix).\(key)' is missing or not a number")
@@ -109,6 +171,7 @@ private struct Metadata {
 /// Dequantized tensors of a GGUF file by llama.cpp name.
 private struct GGUFWeights {
     let file: GGUFFile
+    let loaded: LoadedTensors
 
     func optionalMatrix(_ name: String) throws -> Matrix<Float>? {
         guard let info = file.tensor(named: name) else { return nil }
@@ -116,7 +179,7 @@ private struct GGUFWeights {
         guard shape.count == 2 else {
             throw ModelFileError(path: file.path, message: "tensor \(name) has shape \(shape), expected a matrix")
         }
-        return Matrix(rows: shape[0], cols: shape[1], elements: try file.dequantize(info))
+        return Matrix(rows: shape[0], cols: shape[1], elements: try loaded.accept(try file.dequantize(info), name: name))
     }
 
     func matrix(_ name: String) throws -> Matrix<Float> {
@@ -126,7 +189,10 @@ private struct GGUFWeights {
 
     func optionalVector(_ name: String) throws -> [Float]? {
         guard let info = file.tensor(named: name) else { return nil }
-        return try file.dequantize(info)
+        guard info.shape.count == 1 else {
+            throw ModelFileError(path: file.path, message: "tensor \(name) has shape \(info.shape), expected a vector")
+        }
+        return try loaded.accept(try file.dequantize(info), name: name)
     }
 
     func vector(_ name: String) throws -> [Float] {

@@ -14,36 +14,44 @@ public enum HFCheckpointLoader {
         }
         let config: ModelConfig
         do { config = try JSONDecoder().decode(ModelConfig.self, from: configData) } catch {
-            throw ModelFileError(path: configPath, message: "not a usable HuggingFace config: \(error)")
+            throw ModelFileError(path: configPath, message: "not a usable HuggingFace config: \(describeDecodingFailure(error))")
         }
         guard let architecture = config.architecture else {
             throw ModelFileError(path: configPath, message: "unsupported model_type '\(config.modelType)' (supported: llama, qwen2, gemma3, phi3)")
         }
-        if let kind = config.ropeScaling?.kind, !["default", "llama3", "linear"].contains(kind) {
-            throw ModelFileError(path: configPath, message: "unsupported rope_scaling type '\(kind)'")
-        }
+        try config.validate(source: configPath)
         let checkpoint = try SafetensorsCheckpoint(folder: folder)
-        let weights = HFWeights(checkpoint: checkpoint, folder: folder,
+        let weights = HFWeights(checkpoint: checkpoint, folder: folder, loaded: LoadedTensors(source: folder),
                                 prefix: checkpoint.tensor(named: "language_model.model.embed_tokens.weight") != nil ? "language_model.model." : "model.",
                                 normOffset: architecture == .gemma3 && config.normsIncludeOffset != true ? 1 : 0)
         let headDim = config.resolvedHeadDim
-        let qRows = config.numAttentionHeads * headDim, kvRows = config.numKeyValueHeads * headDim
 
-        return try ModelAssembly(config: config, architecture: architecture, ropeFactors: nil, source: folder).build(
-            embedding: try weights.matrix("embed_tokens.weight"),
+        let embedding = try weights.matrix("embed_tokens.weight")
+        let model = try ModelAssembly(config: config, architecture: architecture, ropeFactors: nil, source: folder).build(
+            embedding: embedding,
             finalNorm: try weights.norm("norm.weight"),
-            lmHead: config.tieWordEmbeddings == true ? nil : try weights.optionalMatrix("lm_head.weight", prefixed: false),
+            lmHead: try weights.lmHead(tied: config.tieWordEmbeddings ?? true, embedding: embedding),
             layer: { index in
                 let p = "layers.\(index)."
                 var wq, wk, wv, wGate, wUp: Matrix<Float>
                 if architecture == .phi3 {
+                    // The fused tensors split where this layer's shape says (a pruned layer's own).
+                    let spec = config.prunedLayers?[index]
+                    let qRows = spec.map { $0.numAttentionHeads * $0.qkHeadDim } ?? config.numAttentionHeads * headDim
+                    let kRows = spec.map { $0.numKeyValueHeads * $0.qkHeadDim } ?? config.numKeyValueHeads * headDim
+                    let vRows = spec.map { $0.numKeyValueHeads * $0.vHeadDim } ?? config.numKeyValueHeads * headDim
+                    let ffn = spec?.intermediateSize ?? config.intermediateSize
                     let qkv = try weights.matrix(p + "self_attn.qkv_proj.weight")
-                    wq = qkv.selectingRows(Array(0..<qRows))
-                    wk = qkv.selectingRows(Array(qRows..<(qRows + kvRows)))
-                    wv = qkv.selectingRows(Array((qRows + kvRows)..<qkv.rows))
                     let gateUp = try weights.matrix(p + "mlp.gate_up_proj.weight")
-                    wGate = gateUp.selectingRows(Array(0..<(gateUp.rows / 2)))
-                    wUp = gateUp.selectingRows(Array((gateUp.rows / 2)..<gateUp.rows))
+                    guard qkv.rows == qRows + kRows + vRows, gateUp.rows == 2 * ffn else {
+                        throw ModelFileError(path: folder, message: "layer \(index): the fused qkv_proj has \(qkv.rows) rows and gate_up_proj "
+                                             + "\(gateUp.rows); the config implies \(qRows + kRows + vRows) and \(2 * ffn)")
+                    }
+                    wq = qkv.selectingRows(Array(0..<qRows))
+                    wk = qkv.selectingRows(Array(qRows..<(qRows + kRows)))
+                    wv = qkv.selectingRows(Array((qRows + kRows)..<qkv.rows))
+                    wGate = gateUp.selectingRows(Array(0..<ffn))
+                    wUp = gateUp.selectingRows(Array(ffn..<gateUp.rows))
                 } else {
                     wq = try weights.matrix(p + "self_attn.q_proj.weight")
                     wk = try weights.matrix(p + "self_attn.k_proj.weight")
@@ -70,6 +78,8 @@ public enum HFCheckpointLoader {
                     attentionShortcut: try weights.optionalMatrix(p + PrunedTensorNames.attentionShortcut),
                     mlpShortcut: try weights.optionalMatrix(p + PrunedTensorNames.mlpShortcut))
             })
+        try weights.loaded.checkAllUsed(stored: checkpoint.tensorNames)
+        return model
     }
 }
 
@@ -77,6 +87,7 @@ public enum HFCheckpointLoader {
 private struct HFWeights {
     let checkpoint: SafetensorsCheckpoint
     let folder: String
+    let loaded: LoadedTensors
     let prefix: String
     /// Added to every norm weight (1 for Gemma).
     let normOffset: Float
@@ -87,7 +98,7 @@ private struct HFWeights {
         guard info.shape.count == 2 else {
             throw ModelFileError(path: folder, message: "tensor \(full) has shape \(info.shape), expected a matrix")
         }
-        return Matrix(rows: info.shape[0], cols: info.shape[1], elements: try checkpoint.floats(full))
+        return Matrix(rows: info.shape[0], cols: info.shape[1], elements: try loaded.accept(try checkpoint.floats(full), name: full))
     }
 
     func matrix(_ name: String) throws -> Matrix<Float> {
@@ -96,8 +107,29 @@ private struct HFWeights {
     }
 
     func optionalVector(_ name: String) throws -> [Float]? {
-        guard checkpoint.tensor(named: prefix + name) != nil else { return nil }
-        return try checkpoint.floats(prefix + name)
+        guard let (_, info) = checkpoint.tensor(named: prefix + name) else { return nil }
+        guard info.shape.count == 1 else {
+            throw ModelFileError(path: folder, message: "tensor \(prefix + name) has shape \(info.shape), expected a vector")
+        }
+        return try loaded.accept(try checkpoint.floats(prefix + name), name: prefix + name)
+    }
+
+    /// The LM head, nil when it is the embedding. HuggingFace ties the two unless the config
+    /// says `tie_word_embeddings: false`; a stored head that a tied config would discard is
+    /// accepted only when it equals the embedding, and an untied config needs its head.
+    func lmHead(tied: Bool, embedding: Matrix<Float>) throws -> Matrix<Float>? {
+        let head = try optionalMatrix("lm_head.weight", prefixed: false)
+        if tied {
+            guard head == nil || head! == embedding else {
+                throw ModelFileError(path: folder, message: "lm_head.weight differs from the embedding, but the config ties them "
+                                     + "(tie_word_embeddings is true or absent)")
+            }
+            return nil
+        }
+        guard let head else {
+            throw ModelFileError(path: folder, message: "tie_word_embeddings is false but lm_head.weight is missing")
+        }
+        return head
     }
 
     func norm(_ name: String) throws -> [Float] {

@@ -31,67 +31,113 @@ struct ModelAssembly {
 
     func build(embedding: Matrix<Float>, finalNorm: [Float], lmHead: Matrix<Float>?,
                layer: (Int) throws -> LayerTensors) throws -> TransformerModel {
+        try config.validate(source: source)
         let headDim = config.resolvedHeadDim
         var globalFrequencies = RoPE.inverseFrequencies(headDim: headDim, base: config.ropeTheta, scaling: config.ropeScaling)
-        if let ropeFactors, ropeFactors.count == globalFrequencies.count {
+        if let ropeFactors {
+            guard ropeFactors.count == globalFrequencies.count, ropeFactors.allSatisfy({ $0 > 0 }) else {
+                throw ModelFileError(path: source, message: "rope_freqs.weight holds \(ropeFactors.count) factors; the head size \(headDim) "
+                                     + "needs \(globalFrequencies.count) positive ones")
+            }
             globalFrequencies = zip(globalFrequencies, ropeFactors).map { $0 / $1 }
         }
         let localFrequencies = config.ropeLocalBaseFreq.map { RoPE.inverseFrequencies(headDim: headDim, base: $0, scaling: nil) }
         let scale = config.queryPreAttnScalar.map { Float(1 / $0.squareRoot()) }
         let activation: Activation = architecture == .gemma3 ? .geluTanh : .silu
 
-        if let specs = config.prunedLayers, specs.count != config.numHiddenLayers {
-            throw ModelFileError(path: source, message: "config lists \(specs.count) pruned layer shapes for \(config.numHiddenLayers) layers")
+        let pruned = config.prunedLayers != nil
+        if !pruned {
+            try expect(embedding, rows: config.vocabSize, cols: config.hiddenSize, "the embedding")
+        } else {
+            try expect(embedding, rows: config.vocabSize, cols: embedding.cols, "the embedding")
         }
         var layers: [DecoderLayer] = []
+        var width = embedding.cols
         for index in 0..<config.numHiddenLayers {
             let t = try layer(index)
             let sliding = config.isSlidingLayer(index)
             let frequencies = sliding ? (localFrequencies ?? globalFrequencies) : globalFrequencies
             let spec = config.prunedLayers?[index]
-            let heads = spec?.numAttentionHeads ?? t.wq.rows / headDim, kvHeads = spec?.numKeyValueHeads ?? t.wk.rows / headDim
-            let qkHeadDim = spec?.qkHeadDim ?? headDim
-            guard t.wq.rows == heads * qkHeadDim, t.wk.rows == kvHeads * qkHeadDim, kvHeads > 0, t.wv.rows % kvHeads == 0,
-                  t.wo.cols == heads * (t.wv.rows / kvHeads), spec.map({ [qkHeadDim, kvHeads * qkHeadDim].contains(2 * $0.ropeInverseFrequencies.count) }) ?? true,
-                  spec.map({ $0.kvHeadOfQueryHead.count == heads && $0.kvHeadOfQueryHead.allSatisfy { $0 >= 0 && $0 < kvHeads } }) ?? true
-            else {
-                throw ModelFileError(path: source, message: "layer \(index): attention weights (q \(t.wq.rows), k \(t.wk.rows), v \(t.wv.rows), o \(t.wo.cols)) "
-                                   + "do not match \(heads) heads / \(kvHeads) KV heads of size \(qkHeadDim)")
-            }
+            let shape = LayerShape(heads: spec?.numAttentionHeads ?? config.numAttentionHeads,
+                                   kvHeads: spec?.numKeyValueHeads ?? config.numKeyValueHeads,
+                                   qkHeadDim: spec?.qkHeadDim ?? headDim, vHeadDim: spec?.vHeadDim ?? headDim,
+                                   intermediate: spec?.intermediateSize ?? config.intermediateSize,
+                                   input: width, middle: pruned ? t.wo.rows : width, output: pruned ? t.wDown.rows : width)
+            try check(t, against: shape, layer: index)
             let attention = Attention(
-                numHeads: heads, numKVHeads: kvHeads, kvHeadOfQueryHead: spec?.kvHeadOfQueryHead, qkHeadDim: qkHeadDim,
-                vHeadDim: t.wv.rows / kvHeads,
+                numHeads: shape.heads, numKVHeads: shape.kvHeads, kvHeadOfQueryHead: spec?.kvHeadOfQueryHead, qkHeadDim: shape.qkHeadDim,
+                vHeadDim: shape.vHeadDim,
                 ropeInverseFrequencies: spec?.ropeInverseFrequencies ?? frequencies,
                 slidingWindow: sliding ? config.slidingWindow : nil, scale: spec?.attentionScale ?? scale,
                 wq: t.wq, wk: t.wk, wv: t.wv, bq: t.bq, bk: t.bk, bv: t.bv, qNorm: t.qNorm, kNorm: t.kNorm, wo: t.wo)
             layers.append(DecoderLayer(attentionNorm: t.attentionNorm, attention: attention, postAttentionNorm: t.postAttentionNorm,
                                        mlpNorm: t.mlpNorm, mlp: MLP(wGate: t.wGate, wUp: t.wUp, wDown: t.wDown, activation: activation),
                                        postMLPNorm: t.postMLPNorm, attentionShortcut: t.attentionShortcut, mlpShortcut: t.mlpShortcut))
+            width = shape.output
         }
-        try checkResidualWidths(layers, embeddingWidth: embedding.cols, finalWidth: finalNorm.count)
+        guard finalNorm.count == width else {
+            throw ModelFileError(path: source, message: "the last layer leaves \(width) values, the final norm has \(finalNorm.count)")
+        }
+        if let lmHead { try expect(lmHead, rows: embedding.rows, cols: width, "the LM head") }
+        else if embedding.cols != width {
+            throw ModelFileError(path: source, message: "the LM head is tied to the embedding, whose rows are \(embedding.cols) wide, "
+                                 + "but the last layer leaves \(width) values")
+        }
         return TransformerModel(config: config, architecture: architecture, embedding: embedding,
                                 embeddingScale: architecture == .gemma3 ? Float(config.hiddenSize).squareRoot() : 1,
                                 layers: layers, finalNorm: finalNorm, lmHead: lmHead, normEps: Float(config.rmsNormEps),
                                 residualNormDivisor: config.rmsNormDivisor)
     }
 
-    /// Each module must read the width the residual stream has where it sits (SliceGPT
-    /// checkpoints change it along the way); a mismatch would otherwise stop a forward call.
-    private func checkResidualWidths(_ layers: [DecoderLayer], embeddingWidth: Int, finalWidth: Int) throws {
-        var width = embeddingWidth
-        for (index, layer) in layers.enumerated() {
-            let attentionFits = layer.inputWidth == width && layer.attentionNorm.count == width
-                && (layer.attentionShortcut.map { $0.cols == width && $0.rows == layer.middleWidth } ?? (layer.middleWidth == width))
-            let mlpFits = layer.mlpNorm.count == layer.middleWidth && layer.mlp.wGateUp.cols == layer.middleWidth
-                && (layer.mlpShortcut.map { $0.cols == layer.middleWidth && $0.rows == layer.outputWidth } ?? (layer.outputWidth == layer.middleWidth))
-            guard attentionFits && mlpFits else {
-                throw ModelFileError(path: source, message: "layer \(index): the residual stream is \(width) wide there, but the layer's norms, "
-                                     + "projections and shortcuts read \(layer.inputWidth)/\(layer.middleWidth)/\(layer.outputWidth)")
+    /// The shape a layer's tensors must have: from the config for an ordinary checkpoint,
+    /// from the layer's own entry for a pruned one, whose residual widths are those its
+    /// neighbours leave (SliceGPT changes them along the way).
+    private struct LayerShape {
+        let heads, kvHeads, qkHeadDim, vHeadDim, intermediate: Int
+        let input, middle, output: Int
+    }
+
+    /// Every tensor of the layer against the shape, so that a checkpoint contradicting its
+    /// config (a head count, a width, a head size) is refused rather than believed.
+    private func check(_ t: LayerTensors, against s: LayerShape, layer index: Int) throws {
+        let prefix = "layer \(index): "
+        try expect(t.wq, rows: s.heads * s.qkHeadDim, cols: s.input, prefix + "the query projection")
+        try expect(t.wk, rows: s.kvHeads * s.qkHeadDim, cols: s.input, prefix + "the key projection")
+        try expect(t.wv, rows: s.kvHeads * s.vHeadDim, cols: s.input, prefix + "the value projection")
+        try expect(t.wo, rows: s.middle, cols: s.heads * s.vHeadDim, prefix + "the output projection")
+        try expect(t.wGate, rows: s.intermediate, cols: s.middle, prefix + "the gate projection")
+        try expect(t.wUp, rows: s.intermediate, cols: s.middle, prefix + "the up projection")
+        try expect(t.wDown, rows: s.output, cols: s.intermediate, prefix + "the down projection")
+        let vectors: [([Float]?, Int, String)] = [
+            (t.attentionNorm, s.input, "the attention norm"), (t.mlpNorm, s.middle, "the MLP norm"),
+            (t.bq, s.heads * s.qkHeadDim, "the query bias"), (t.bk, s.kvHeads * s.qkHeadDim, "the key bias"),
+            (t.bv, s.kvHeads * s.vHeadDim, "the value bias"), (t.qNorm, s.qkHeadDim, "the query norm"),
+            (t.kNorm, s.qkHeadDim, "the key norm"), (t.postAttentionNorm, s.middle, "the post-attention norm"),
+            (t.postMLPNorm, s.output, "the post-MLP norm"),
+        ]
+        for (vector, count, name) in vectors {
+            if let vector, vector.count != count {
+                throw ModelFileError(path: source, message: prefix + "\(name) has \(vector.count) values, expected \(count)")
             }
-            width = layer.outputWidth
         }
-        guard width == finalWidth else {
-            throw ModelFileError(path: source, message: "the last layer leaves \(width) values, the final norm has \(finalWidth)")
+        if architecture == .gemma3 {
+            guard t.qNorm != nil, t.kNorm != nil, t.postAttentionNorm != nil, t.postMLPNorm != nil else {
+                throw ModelFileError(path: source, message: prefix + "gemma3 needs query/key norms and post-attention/post-MLP norms")
+            }
+        }
+        if let shortcut = t.attentionShortcut { try expect(shortcut, rows: s.middle, cols: s.input, prefix + "the attention shortcut") }
+        else if s.middle != s.input {
+            throw ModelFileError(path: source, message: prefix + "the attention output is \(s.middle) wide, the stream \(s.input), and there is no shortcut")
+        }
+        if let shortcut = t.mlpShortcut { try expect(shortcut, rows: s.output, cols: s.middle, prefix + "the MLP shortcut") }
+        else if s.output != s.middle {
+            throw ModelFileError(path: source, message: prefix + "the MLP output is \(s.output) wide, the stream \(s.middle), and there is no shortcut")
+        }
+    }
+
+    private func expect(_ m: Matrix<Float>, rows: Int, cols: Int, _ what: String) throws {
+        guard m.rows == rows, m.cols == cols else {
+            throw ModelFileError(path: source, message: "\(what) is \(m.rows) × \(m.cols), the config implies \(rows) × \(cols)")
         }
     }
 }
