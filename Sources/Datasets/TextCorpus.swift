@@ -14,15 +14,25 @@ public struct TextCorpus: Sendable {
     public static func load(_ nameOrPath: String) throws -> TextCorpus {
         let source = try AssetRegistry.resolve(nameOrPath, kind: .text)
         let raw: Data
-        do { raw = try Data(contentsOf: source.url) } catch {
-            throw CorpusError(path: source.path, message: "cannot read the file: \(error.localizedDescription)")
+        do { raw = try RegularFile.read(source.path) } catch let error as ModelFileError {
+            throw CorpusError(path: source.path, message: error.message)
         }
         guard String(data: raw, encoding: .utf8) != nil else {
             throw CorpusError(path: source.path, message: "the file is not valid UTF-8")
         }
         let bytes = source.asset?.id == "wiki" ? stripDocumentMarkup(Array(raw)) : Array(raw)
         guard !bytes.isEmpty else { throw CorpusError(path: source.path, message: "the text is empty") }
-        return TextCorpus(name: source.asset?.id ?? nameOrPath, source: source, bytes: bytes)
+        return TextCorpus(name: source.asset?.id ?? groupName(forPath: source.path), source: source, bytes: bytes)
+    }
+
+    /// A text given by path is named by its file name, with anything but letters, digits,
+    /// `.`, `_` and `-` replaced by `_`: the name becomes one HDF5 group (`/perplexity/<name>`),
+    /// and a slash would nest groups that readers do not expect. The full path is recorded
+    /// beside it as provenance.
+    static func groupName(forPath path: String) -> String {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        let name = String(URL(fileURLWithPath: path).lastPathComponent.map { allowed.contains($0) ? $0 : "_" })
+        return name.allSatisfy { $0 == "." } ? "text" : name
     }
 
     /// Removes every line that starts with `<doc ` and every line that is exactly `</doc>`

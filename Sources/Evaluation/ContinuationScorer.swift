@@ -46,6 +46,16 @@ public struct EncodedRequest: Sendable, Equatable {
     }
 }
 
+/// A continuation whose loglikelihood came out NaN or infinite: the model's logits
+/// overflowed, and no accuracy computed from it would mean anything.
+public struct NonFiniteScore: Error, CustomStringConvertible {
+    public let document: Int
+    public let request: Int
+    public var description: String {
+        "document \(document), choice \(request): the loglikelihood is not finite (the model's logits overflow)"
+    }
+}
+
 /// The loglikelihood of one continuation and whether greedy decoding reproduces it.
 public struct ContinuationScore: Sendable, Equatable {
     public let loglikelihood: Double
@@ -165,7 +175,9 @@ public struct ContinuationScorer {
             for r in unit.requests {
                 let n = documents[unit.document][r].continuation.count
                 let slice = scores[at..<(at + n)]
-                results[unit.document][r] = ContinuationScore(loglikelihood: -slice.reduce(0) { $0 + $1.nll }, tokenCount: n,
+                let loglikelihood = -slice.reduce(0) { $0 + $1.nll }
+                guard loglikelihood.isFinite else { throw NonFiniteScore(document: unit.document, request: r) }
+                results[unit.document][r] = ContinuationScore(loglikelihood: loglikelihood, tokenCount: n,
                                                               isGreedy: slice.allSatisfy(\.isArgmax))
                 at += n
             }

@@ -46,6 +46,7 @@ public enum LatencyBenchmark {
     /// Seconds per prefill of `batch` × `seqlen` random tokens (hidden states and every logit).
     public static func prefill(_ model: TransformerModel, batch: Int, seqlen: Int, warmup: Int, repeats: Int, seed: UInt64 = 0,
                                observer: ActivationObserver? = nil) throws -> TimingSummary {
+        try model.checkContext(seqlen, "the prefill length")
         let tokens = randomTokens(batch * seqlen, vocabulary: model.vocabularySize, seed: seed)
         return try measure(warmup: warmup, repeats: repeats) {
             let hidden = try model.hiddenStates(tokens: tokens, batch: batch, observer: observer)
@@ -65,6 +66,7 @@ public enum LatencyBenchmark {
     public static func decode(_ model: TransformerModel, batch: Int, contexts: [Int], warmup: Int, repeats: Int,
                               seed: UInt64 = 0) throws -> [TimingSummary] {
         let longest = contexts.max() ?? 0
+        try model.checkContext(longest + 1, "the longest decode context plus the new token")
         let cache = KVCache(model: model, batch: batch, capacity: longest + 1)
         let prompt = randomTokens(batch * longest, vocabulary: model.vocabularySize, seed: seed)
         _ = try model.hiddenStates(tokens: prompt, batch: batch, cache: cache)

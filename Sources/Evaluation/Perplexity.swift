@@ -34,6 +34,7 @@ public enum Perplexity {
     public static func evaluate(model: TransformerModel, ids: [Int32], seqlen: Int, windows: Int? = nil, batch: Int = 1,
                                 progress: ProgressLine? = nil, resume: ResumeScope? = nil) throws -> PerplexityResult {
         guard seqlen >= 2 else { throw PerplexityError(description: "seqlen must be at least 2, got \(seqlen)") }
+        try model.checkContext(seqlen, "the window length")
         let available = windowCount(tokenCount: ids.count, seqlen: seqlen)
         let count = windows ?? available
         guard count >= 1, count <= available else {
@@ -53,6 +54,9 @@ public enum Perplexity {
             let nll = model.negativeLogLikelihoods(hidden: hidden, targets: targets)
             for (w, window) in chosen.enumerated() {
                 let sum = nll[(w * seqlen)..<((w + 1) * seqlen)].reduce(0, +)
+                guard sum.isFinite else {
+                    throw PerplexityError(description: "window \(window): the negative log-likelihood is \(sum) (the model's logits overflow); no perplexity")
+                }
                 sums[window] = sum
                 try resume?.record("window \(window)", [sum])
             }

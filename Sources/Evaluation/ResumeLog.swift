@@ -83,6 +83,11 @@ public struct ResumeScope {
 
     public func values(of unit: String) -> [Double]? { log.values(of: prefix + unit) }
     public func record(_ unit: String, _ values: [Double]) throws { try log.record(prefix + unit, values) }
+
+    /// The units of one input inside this scope, named by the SHA-256 of its content: a
+    /// text or task file changed between the interrupted run and the rerun (even under the
+    /// same name or path) finds none of its old units.
+    public func input(sha256: String) -> ResumeScope { ResumeScope(log: log, prefix: prefix + sha256 + " ") }
 }
 
 public struct ResumeLogError: Error, CustomStringConvertible {

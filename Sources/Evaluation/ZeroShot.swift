@@ -12,17 +12,24 @@ public struct ZeroShotTaskResult: Sendable {
     public let documents: [TaskDocument]
     /// Per document, per request.
     public let scores: [[ContinuationScore]]
+    /// Seconds and work of this run: the documents it scored, not those taken from a resume log.
     public let seconds: Double
     public let counts: ContinuationScorer.Counts
+    /// Documents whose scores came from a resume log of an interrupted run.
+    public let resumedDocuments: Int
 
     public init(task: ZeroShotTask, documents: [TaskDocument], scores: [[ContinuationScore]], seconds: Double,
-                counts: ContinuationScorer.Counts) {
+                counts: ContinuationScorer.Counts, resumedDocuments: Int = 0) {
         self.task = task
         self.documents = documents
         self.scores = scores
         self.seconds = seconds
         self.counts = counts
+        self.resumedDocuments = resumedDocuments
     }
+
+    /// The documents this run scored itself; the throughput figures are over these.
+    public var computedDocuments: Int { documents.count - resumedDocuments }
 
     /// argmax of the loglikelihoods (the first on ties).
     public var predictions: [Int] { scores.map { firstArgmax($0.map(\.loglikelihood)) } }
@@ -54,7 +61,7 @@ public struct ZeroShotTaskResult: Sendable {
         documents.count > 1 ? (p * (1 - p) / Double(documents.count - 1)).squareRoot() : .nan
     }
 
-    public var documentsPerSecond: Double { Double(documents.count) / seconds }
+    public var documentsPerSecond: Double { Double(computedDocuments) / seconds }
     public var rowsPerSecond: Double { Double(counts.rows) / seconds }
 
     private func fraction(_ hits: [Bool]) -> Double { Double(hits.filter { $0 }.count) / Double(max(hits.count, 1)) }
@@ -88,7 +95,8 @@ public enum ZeroShot {
         }, progress: { done in
             progress?.update(done: done, rateUnits: done)
         })
-        return ZeroShotTaskResult(task: task, documents: documents, scores: scores, seconds: monotonicSeconds() - start, counts: counts)
+        return ZeroShotTaskResult(task: task, documents: documents, scores: scores, seconds: monotonicSeconds() - start, counts: counts,
+                                  resumedDocuments: finished.count)
     }
 
     /// Mean of the reported metrics over `tasks`, when every one of them was evaluated.
@@ -121,6 +129,7 @@ public enum ZeroShot {
                 "seconds": .double(result.seconds), "rows": .int(Int64(result.counts.rows)),
                 "scored_rows": .int(Int64(result.counts.scoredRows)), "forward_calls": .int(Int64(result.counts.forwardCalls)),
                 "rows_per_second": .double(result.rowsPerSecond), "documents_per_second": .double(result.documentsPerSecond),
+                "documents_resumed": .int(Int64(result.resumedDocuments)),
             ]
             if result.task != .lambada {
                 attributes["acc"] = .double(result.accuracy)

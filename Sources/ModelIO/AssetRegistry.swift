@@ -138,10 +138,12 @@ public enum AssetRegistry {
         assets(of: kind).first { $0.id == name || $0.aliases.contains(name) }
     }
 
-    /// Resolves a registry name (which must then be in the cache) or an existing path.
+    /// Resolves a registry name (which must then be in the cache, with its pinned hash) or
+    /// an existing path.
     public static func resolve(_ nameOrPath: String, kind: AssetKind) throws -> ResolvedAsset {
         if let asset = asset(named: nameOrPath, kind: kind) {
             guard asset.isPresent else { throw AssetError.missing(asset) }
+            try VerifiedAssets.check(asset)
             return ResolvedAsset(url: asset.url, asset: asset)
         }
         let url = URL(fileURLWithPath: (nameOrPath as NSString).expandingTildeInPath)

@@ -16,17 +16,11 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else {
-            throw ModelFileError(path: path, message: "cannot open: \(String(cString: strerror(errno)))")
-        }
+        let fd = try RegularFile.open(path)
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
             throw ModelFileError(path: path, message: "cannot stat: \(String(cString: strerror(errno)))")
-        }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw ModelFileError(path: path, message: "not a regular file")
         }
         let size = Int(info.st_size)
         guard size > 0 else { throw ModelFileError(path: path, message: "empty file") }

@@ -1,4 +1,5 @@
 import Foundation
+import ModelIO
 
 /// The cells of a results folder: one subfolder per model, holding a results file and, for
 /// a pruned model, the `pruning.json` that `prune` wrote; the cell without one is the dense
@@ -65,7 +66,7 @@ struct PruningMetadata {
     var label: String { String(format: "%@ %.0f %% (%@)", method, ratio * 100, ratioKind) }
 
     init(path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path),
+        guard let data = try? RegularFile.read(path),
               let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw ReportError("\(path): not a JSON object")
         }

@@ -9,9 +9,10 @@ import ModelIO
 public enum HFCheckpointLoader {
     public static func load(folder: String) throws -> TransformerModel {
         let configPath = (folder as NSString).appendingPathComponent("config.json")
-        guard let configData = FileManager.default.contents(atPath: configPath) else {
+        guard FileManager.default.fileExists(atPath: configPath) else {
             throw ModelFileError(path: configPath, message: "missing: a checkpoint folder needs config.json")
         }
+        let configData = try RegularFile.read(configPath)
         let config: ModelConfig
         do { config = try JSONDecoder().decode(ModelConfig.self, from: configData) } catch {
             throw ModelFileError(path: configPath, message: "not a usable HuggingFace config: \(describeDecodingFailure(error))")

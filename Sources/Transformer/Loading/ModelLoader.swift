@@ -42,11 +42,16 @@ public enum ModelLoader {
         let tokenizer: Tokenizer
         if isFolder(resolved.path) {
             model = try HFCheckpointLoader.load(folder: resolved.path)
-            tokenizer = try folderTokenizer(resolved.path)
+            tokenizer = try folderTokenizer(resolved.path, hops: 0)
         } else {
             let file = try GGUFFile(path: resolved.path)
             model = try GGUFLoader.load(file)
             tokenizer = try Tokenizer(gguf: file)
+        }
+        // Every id the tokenizer can produce indexes an embedding row.
+        guard tokenizer.vocabularySize <= model.vocabularySize else {
+            throw ModelFileError(path: resolved.path, message: "the tokenizer has \(tokenizer.vocabularySize) tokens, "
+                                 + "the embedding only \(model.vocabularySize) rows")
         }
         return LoadedModel(model: model, tokenizer: tokenizer, name: resolved.asset?.id ?? nameOrPath, path: resolved.path,
                            loadSeconds: Date().timeIntervalSince(start))
@@ -54,10 +59,18 @@ public enum ModelLoader {
 
     /// Only the tokenizer of a model (no weights are read).
     public static func tokenizer(_ nameOrPath: String) throws -> Tokenizer {
+        try tokenizer(nameOrPath, hops: 0)
+    }
+
+    private static func tokenizer(_ nameOrPath: String, hops: Int) throws -> Tokenizer {
         let resolved = try AssetRegistry.resolve(nameOrPath, kind: .model)
-        if isFolder(resolved.path) { return try folderTokenizer(resolved.path) }
+        if isFolder(resolved.path) { return try folderTokenizer(resolved.path, hops: hops) }
         return try Tokenizer(gguf: GGUFFile(path: resolved.path))
     }
+
+    /// How many `intraslice_tokenizer_source` links are followed: a folder pruned from a
+    /// folder pruned from a GGUF needs two; a chain longer than this is a loop.
+    static let tokenizerSourceHops = 8
 
     static func isFolder(_ path: String) -> Bool {
         var isFolder: ObjCBool = false
@@ -66,13 +79,18 @@ public enum ModelLoader {
 
     /// The folder's `tokenizer.json`, or else the tokenizer of the model its config names
     /// as `intraslice_tokenizer_source` (a model pruned from a GGUF).
-    private static func folderTokenizer(_ folder: String) throws -> Tokenizer {
+    private static func folderTokenizer(_ folder: String, hops: Int) throws -> Tokenizer {
         let url = URL(fileURLWithPath: folder).appendingPathComponent("tokenizer.json")
         if FileManager.default.fileExists(atPath: url.path) { return try Tokenizer(huggingFaceJSON: url) }
         let configURL = URL(fileURLWithPath: folder).appendingPathComponent("config.json")
-        if let data = try? Data(contentsOf: configURL), let config = try? JSONDecoder().decode(ModelConfig.self, from: data),
+        if let data = try? RegularFile.read(configURL.path), let config = try? JSONDecoder().decode(ModelConfig.self, from: data),
            let source = config.tokenizerSource {
-            do { return try tokenizer(source) } catch {
+            guard hops < tokenizerSourceHops else {
+                throw ModelFileError(path: configURL.path, message: "intraslice_tokenizer_source links more than \(tokenizerSourceHops) "
+                                     + "folders in a row (a loop?); point it at the model the tokenizer comes from")
+            }
+            do { return try tokenizer(source, hops: hops + 1) } catch where hops == 0 {
+                // Said once, by the folder the user named, not once per link of a chain.
                 throw ModelFileError(path: configURL.path, message: "the tokenizer comes from '\(source)', which cannot be read: \(error)")
             }
         }
