@@ -88,7 +88,7 @@ final class ZeroShotTaskTests: XCTestCase {
                 XCTAssertTrue("\(error)".contains(path) && "\(error)".contains(fragment), "\(error)", file: file, line: line)
             }
         }
-        expectError(folder.appendingPathComponent("absent.jsonl.gz").path, "cannot read")
+        expectError(folder.appendingPathComponent("absent.jsonl.gz").path, "cannot open")
         let plain = folder.appendingPathComponent("plain.jsonl.gz")
         try Data("{\"doc_id\": 0}\n".utf8).write(to: plain)
         expectError(plain.path, "not a gzip file")

@@ -39,8 +39,14 @@ struct GGUFCursor {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// A value of GGUF type `typeID` (gguf.h's `gguf_type`); arrays may nest.
-    mutating func readValue(typeID: UInt32, key: String) throws -> GGUFValue {
+    /// Nested arrays deeper than this are refused: real files nest at most two levels, and
+    /// each level is a frame of recursion, so a file nesting arrays a million deep would
+    /// otherwise overflow the stack.
+    static let maximumArrayDepth = 8
+
+    /// A value of GGUF type `typeID` (gguf.h's `gguf_type`); arrays may nest up to
+    /// `maximumArrayDepth`. `key` is the metadata key, already made printable.
+    mutating func readValue(typeID: UInt32, key: String, depth: Int = 0) throws -> GGUFValue {
         let what = "the value of \(key)"
         switch typeID {
         case 0: return .uint8(try read(UInt8.self, what))
@@ -58,12 +64,18 @@ struct GGUFCursor {
             return .bool(byte == 1)
         case 8: return .string(try readString(what))
         case 9:
+            guard depth < Self.maximumArrayDepth else {
+                throw ModelFileError(path: file.path, message: "metadata \(key): arrays nested more than \(Self.maximumArrayDepth) deep")
+            }
             let elementType = try read(UInt32.self, "the element type of \(key)")
-            let count = try readCount("the element count of \(key)")
+            guard let elementSize = Self.minimumSize(ofType: elementType) else {
+                throw ModelFileError(path: file.path, message: "metadata \(key): unknown array element type \(elementType)")
+            }
+            let count = try readCount("the element count of \(key)", minimumElementSize: elementSize)
             var elements: [GGUFValue] = []
             elements.reserveCapacity(count)
             for _ in 0..<count {
-                elements.append(try readValue(typeID: elementType, key: key))
+                elements.append(try readValue(typeID: elementType, key: key, depth: depth + 1))
             }
             return .array(elements)
         case 10: return .uint64(try read(UInt64.self, what))
@@ -71,6 +83,20 @@ struct GGUFCursor {
         case 12: return .float64(Double(bitPattern: try read(UInt64.self, what)))
         default:
             throw ModelFileError(path: file.path, message: "metadata \(key): unknown value type \(typeID)")
+        }
+    }
+
+    /// The fewest bytes a value of the type takes (a string its length, an array its element
+    /// type and count), so that an element count the rest of the file cannot hold is refused
+    /// before anything is allocated for it.
+    static func minimumSize(ofType typeID: UInt32) -> Int? {
+        switch typeID {
+        case 0, 1, 7: return 1
+        case 2, 3: return 2
+        case 4, 5, 6: return 4
+        case 8, 10, 11, 12: return 8
+        case 9: return 12
+        default: return nil
         }
     }
 }

@@ -51,36 +51,40 @@ public final class GGUFFile: @unchecked Sendable {
         var metadata: [String: GGUFValue] = [:]
         for index in 0..<keyCount {
             let key = try cursor.readString("metadata key \(index)")
-            let typeID = try cursor.read(UInt32.self, "the value type of \(key)")
-            metadata[key] = try cursor.readValue(typeID: typeID, key: key)
+            let label = ModelFileError.printable(key)
+            let typeID = try cursor.read(UInt32.self, "the value type of \(label)")
+            guard metadata[key] == nil else { throw fail("metadata key \(label) appears twice") }
+            metadata[key] = try cursor.readValue(typeID: typeID, key: label)
         }
 
         var alignment = 32
         if let value = metadata["general.alignment"] {
             guard let a = value.intValue, a > 0, a & (a - 1) == 0 else {
-                throw fail("general.alignment \(value) is not a positive power of two")
+                throw fail("general.alignment \(ModelFileError.printable("\(value)")) is not a positive power of two")
             }
             alignment = a
         }
 
-        struct RawInfo { let name: String; let dimensions: [Int]; let typeID: UInt32; let relativeOffset: UInt64 }
+        // `label` is the name made printable, for messages.
+        struct RawInfo { let name: String; let label: String; let dimensions: [Int]; let typeID: UInt32; let relativeOffset: UInt64 }
         var raw: [RawInfo] = []
         raw.reserveCapacity(tensorCount)
         for index in 0..<tensorCount {
             let name = try cursor.readString("the name of tensor \(index)")
-            let dimensionCount = try cursor.read(UInt32.self, "the tensor info of \(name)")
+            let label = ModelFileError.printable(name)
+            let dimensionCount = try cursor.read(UInt32.self, "the tensor info of \(label)")
             guard (1...4).contains(dimensionCount) else {
-                throw fail("tensor \(name) has \(dimensionCount) dimensions (1 to 4 are allowed)")
+                throw fail("tensor \(label) has \(dimensionCount) dimensions (1 to 4 are allowed)")
             }
             var dimensions: [Int] = []
             for _ in 0..<dimensionCount {
-                let d = try cursor.read(UInt64.self, "the tensor info of \(name)")
-                guard d > 0, d <= UInt64(Int32.max) else { throw fail("tensor \(name) has dimension \(d)") }
+                let d = try cursor.read(UInt64.self, "the tensor info of \(label)")
+                guard d > 0, d <= UInt64(Int32.max) else { throw fail("tensor \(label) has dimension \(d)") }
                 dimensions.append(Int(d))
             }
-            let typeID = try cursor.read(UInt32.self, "the tensor info of \(name)")
-            let relativeOffset = try cursor.read(UInt64.self, "the tensor info of \(name)")
-            raw.append(RawInfo(name: name, dimensions: dimensions, typeID: typeID, relativeOffset: relativeOffset))
+            let typeID = try cursor.read(UInt32.self, "the tensor info of \(label)")
+            let relativeOffset = try cursor.read(UInt64.self, "the tensor info of \(label)")
+            raw.append(RawInfo(name: name, label: label, dimensions: dimensions, typeID: typeID, relativeOffset: relativeOffset))
         }
         let dataOffset = (cursor.offset + alignment - 1) / alignment * alignment
 
@@ -89,27 +93,29 @@ public final class GGUFFile: @unchecked Sendable {
         for info in raw {
             guard let type = GGMLType(rawValue: info.typeID) else {
                 let known = GGMLType.name(ofID: info.typeID).map { " (\($0))" } ?? ""
-                throw fail("tensor \(info.name) has unknown or unsupported ggml type id \(info.typeID)\(known)")
+                throw fail("tensor \(info.label) has unknown or unsupported ggml type id \(info.typeID)\(known)")
             }
             guard info.dimensions[0] % type.blockSize == 0 else {
-                throw fail("tensor \(info.name): row length \(info.dimensions[0]) is not a multiple of the \(type.name) block size \(type.blockSize)")
+                throw fail("tensor \(info.label): row length \(info.dimensions[0]) is not a multiple of the \(type.name) block size \(type.blockSize)")
             }
             var elements = 1
             for d in info.dimensions {
                 let (product, overflow) = elements.multipliedReportingOverflow(by: d)
-                guard !overflow, product <= file.count * 8 else { throw fail("tensor \(info.name) is larger than the file; truncated") }
+                guard !overflow, product <= file.count * 8 else { throw fail("tensor \(info.label) is larger than the file; truncated") }
                 elements = product
             }
             let byteCount = elements / type.blockSize * type.bytesPerBlock
             guard info.relativeOffset <= UInt64(file.count),
                   dataOffset + Int(info.relativeOffset) + byteCount <= file.count else {
-                throw fail("tensor \(info.name) (\(byteCount) bytes at data offset \(info.relativeOffset)) extends past the end of the file (\(file.count) bytes); truncated")
+                throw fail("tensor \(info.label) (\(byteCount) bytes at data offset \(info.relativeOffset)) extends past the end of the file (\(file.count) bytes); truncated")
             }
-            guard indexByName[info.name] == nil else { throw fail("tensor \(info.name) appears twice") }
+            guard indexByName[info.name] == nil else { throw fail("tensor \(info.label) appears twice") }
             indexByName[info.name] = tensors.count
             tensors.append(GGUFTensorInfo(name: info.name, dimensions: info.dimensions, type: type,
                                           offset: dataOffset + Int(info.relativeOffset)))
         }
+
+        try Self.checkDisjoint(tensors, path: path)
 
         self.path = path
         self.version = Int(version)
@@ -119,6 +125,15 @@ public final class GGUFFile: @unchecked Sendable {
         self.dataOffset = dataOffset
         self.file = file
         self.indexByName = indexByName
+    }
+
+    /// Two tensors sharing bytes would make one silently hold (part of) another's weights.
+    private static func checkDisjoint(_ tensors: [GGUFTensorInfo], path: String) throws {
+        let byOffset = tensors.sorted { $0.offset < $1.offset }
+        for (first, second) in zip(byOffset, byOffset.dropFirst()) where first.offset + first.byteCount > second.offset {
+            throw ModelFileError(path: path, message: "the data of tensors \(ModelFileError.printable(first.name)) "
+                + "and \(ModelFileError.printable(second.name)) overlap")
+        }
     }
 
     public func tensor(named name: String) -> GGUFTensorInfo? {
@@ -145,17 +160,17 @@ public final class GGUFFile: @unchecked Sendable {
     public func dequantize(_ tensor: GGUFTensorInfo, into destination: UnsafeMutableBufferPointer<Float>) throws {
         try checkDequantizable(tensor)
         guard destination.count == tensor.elementCount, let out = destination.baseAddress else {
-            throw ModelFileError(path: path, message: "tensor \(tensor.name): destination holds \(destination.count) floats, the tensor \(tensor.elementCount)")
+            throw ModelFileError(path: path, message: "tensor \(ModelFileError.printable(tensor.name)): destination holds \(destination.count) floats, the tensor \(tensor.elementCount)")
         }
         GGMLDequantizer.dequantize(tensor.type, from: file.base + tensor.offset, count: tensor.elementCount, into: out)
     }
 
     private func checkDequantizable(_ tensor: GGUFTensorInfo) throws {
         guard tensor.type.isDequantizable else {
-            throw ModelFileError(path: path, message: "tensor \(tensor.name): dequantization of ggml type \(tensor.type.name) is not supported")
+            throw ModelFileError(path: path, message: "tensor \(ModelFileError.printable(tensor.name)): dequantization of ggml type \(tensor.type.name) is not supported")
         }
         guard tensor.offset + tensor.byteCount <= file.count else {
-            throw ModelFileError(path: path, message: "tensor \(tensor.name) does not belong to this file")
+            throw ModelFileError(path: path, message: "tensor \(ModelFileError.printable(tensor.name)) does not belong to this file")
         }
     }
 }

@@ -19,34 +19,37 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
         let singlePath = base.appendingPathComponent(Self.singleFileName).path
 
         if FileManager.default.fileExists(atPath: indexPath) {
-            guard let data = FileManager.default.contents(atPath: indexPath) else {
-                throw ModelFileError(path: indexPath, message: "cannot read")
-            }
-            guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
-                  let weightMap = json["weight_map"] as? [String: Any] else {
-                throw ModelFileError(path: indexPath, message: "not a JSON object with a weight_map")
-            }
-            var shardByTensor: [String: String] = [:]
-            for (tensor, shard) in weightMap {
-                guard let shard = shard as? String, !shard.contains("/") else {
-                    throw ModelFileError(path: indexPath, message: "weight_map entry of \(tensor) is not a file name in the folder")
-                }
-                shardByTensor[tensor] = shard
-            }
+            let shardByTensor = try Self.readIndex(indexPath)
             var opened: [String: SafetensorsFile] = [:]
             for shard in Set(shardByTensor.values).sorted() {
                 opened[shard] = try SafetensorsFile(path: base.appendingPathComponent(shard).path)
             }
-            var fileByTensor: [String: SafetensorsFile] = [:]
-            for (tensor, shard) in shardByTensor {
-                let file = opened[shard]!
-                guard file.tensor(named: tensor) != nil else {
-                    throw ModelFileError(path: file.path, message: "tensor \(tensor) is listed in \(Self.indexFileName) but missing from this shard")
-                }
-                fileByTensor[tensor] = file
-            }
             files = opened.keys.sorted().map { opened[$0]! }
-            self.fileByTensor = fileByTensor
+            // Every tensor of every shard, each in exactly one shard: a name in two shards
+            // would leave it to the index which copy is read, unnoticed.
+            var holder: [String: SafetensorsFile] = [:]
+            for file in files {
+                for tensor in file.tensors {
+                    if let other = holder[tensor.name] {
+                        throw ModelFileError(path: file.path, message: "tensor \(ModelFileError.printable(tensor.name)) "
+                            + "is also in \(URL(fileURLWithPath: other.path).lastPathComponent)")
+                    }
+                    holder[tensor.name] = file
+                }
+            }
+            for (tensor, shard) in shardByTensor.sorted(by: { $0.key < $1.key }) where holder[tensor] !== opened[shard] {
+                throw ModelFileError(path: opened[shard]!.path, message: "tensor \(ModelFileError.printable(tensor)) is listed in "
+                    + "\(Self.indexFileName) but missing from this shard")
+            }
+            // A tensor the index does not list would be invisible to every reader of the
+            // index (HuggingFace's included), so the checkpoint is not what it claims to be.
+            for file in files {
+                for tensor in file.tensors where shardByTensor[tensor.name] == nil {
+                    throw ModelFileError(path: file.path, message: "tensor \(ModelFileError.printable(tensor.name)) is in this shard "
+                        + "but not in the weight_map of \(Self.indexFileName)")
+                }
+            }
+            fileByTensor = holder
         } else if FileManager.default.fileExists(atPath: singlePath) {
             let file = try SafetensorsFile(path: singlePath)
             files = [file]
@@ -54,6 +57,26 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
         } else {
             throw ModelFileError(path: folder, message: "no \(Self.singleFileName) or \(Self.indexFileName) in this folder")
         }
+    }
+
+    /// The index's `weight_map`: tensor name → shard file name in the same folder.
+    private static func readIndex(_ path: String) throws -> [String: String] {
+        func fail(_ message: String) -> ModelFileError { ModelFileError(path: path, message: message) }
+        let data = try RegularFile.read(path)
+        let root: JSONValue
+        do { root = try JSONValue.parse([UInt8](data)) } catch { throw fail("\(error)") }
+        guard let weightMap = root["weight_map"]?.entries else { throw fail("not a JSON object with a weight_map") }
+        var shardByTensor: [String: String] = [:]
+        for (tensor, shard) in weightMap {
+            let label = ModelFileError.printable(tensor)
+            guard let shard = shard.string, !shard.contains("/"), !["", ".", ".."].contains(shard) else {
+                throw fail("weight_map entry of \(label) is not a file name in the folder")
+            }
+            guard shardByTensor.updateValue(shard, forKey: tensor) == nil else {
+                throw fail("weight_map lists \(label) twice")
+            }
+        }
+        return shardByTensor
     }
 
     /// Every tensor name, sorted.
@@ -67,7 +90,7 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
 
     public func floats(_ name: String) throws -> [Float] {
         guard let (file, info) = tensor(named: name) else {
-            throw ModelFileError(path: folder, message: "no tensor named \(name) in the checkpoint")
+            throw ModelFileError(path: folder, message: "no tensor named \(ModelFileError.printable(name)) in the checkpoint")
         }
         return try file.floats(info)
     }

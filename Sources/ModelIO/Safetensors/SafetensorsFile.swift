@@ -1,5 +1,3 @@
-import Foundation
-
 /// Where one tensor of a safetensors file is.
 public struct SafetensorsTensorInfo: Sendable, Equatable {
     public let name: String
@@ -26,6 +24,9 @@ public final class SafetensorsFile: @unchecked Sendable {
     let file: MappedFile
     private let indexByName: [String: Int]
 
+    /// The safetensors library's own limit; a larger length is a damaged or foreign file.
+    static let maximumHeaderLength = 100 << 20
+
     public init(path: String) throws {
         let file = try MappedFile(path: path)
         func fail(_ message: String) -> ModelFileError { ModelFileError(path: path, message: message) }
@@ -35,57 +36,88 @@ public final class SafetensorsFile: @unchecked Sendable {
         guard headerLength <= UInt64(file.count - 8) else {
             throw fail("header length \(headerLength) exceeds the file (\(file.count) bytes); truncated or not a safetensors file")
         }
+        guard headerLength <= UInt64(Self.maximumHeaderLength) else {
+            throw fail("header length \(headerLength) is over \(Self.maximumHeaderLength) bytes; not a safetensors file")
+        }
         let dataStart = 8 + Int(headerLength)
-        let headerBytes = Data(bytes: file.base + 8, count: Int(headerLength))
-        guard let header = (try? JSONSerialization.jsonObject(with: headerBytes)) as? [String: Any] else {
-            throw fail("the header is not a JSON object; not a safetensors file")
+        // Our JSON reader, not JSONSerialization: that one keeps only the last of two equal
+        // keys and reads `true`, 1.5 or 1e30 in a shape as some integer without a word.
+        let header: [(key: String, value: JSONValue)]
+        do {
+            let bytes = [UInt8](UnsafeRawBufferPointer(start: file.base + 8, count: Int(headerLength)))
+            guard let entries = try JSONValue.parse(bytes).entries else { throw fail("the header is not a JSON object; not a safetensors file") }
+            header = entries
+        } catch let error as JSONValue.SyntaxError {
+            throw fail("the header is not JSON (\(error)); not a safetensors file")
         }
 
         var metadata: [String: String] = [:]
         var tensors: [SafetensorsTensorInfo] = []
+        var names = Set<String>()
         for (name, value) in header {
+            let label = ModelFileError.printable(name)
+            guard names.insert(name).inserted else { throw fail("\(label) appears twice in the header") }
             if name == "__metadata__" {
-                guard let dict = value as? [String: Any] else { throw fail("__metadata__ is not an object") }
-                for (k, v) in dict {
-                    guard let s = v as? String else { throw fail("__metadata__ value of \(k) is not a string") }
+                guard let entries = value.entries else { throw fail("__metadata__ is not an object") }
+                for (k, v) in entries {
+                    guard let s = v.string else { throw fail("__metadata__ value of \(ModelFileError.printable(k)) is not a string") }
                     metadata[k] = s
                 }
                 continue
             }
-            guard let entry = value as? [String: Any],
-                  let dtypeName = entry["dtype"] as? String,
-                  let shape = (entry["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  let offsets = (entry["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  offsets.count == 2, shape.count == (entry["shape"] as? [Any])?.count else {
-                throw fail("tensor \(name): malformed header entry (needs dtype, shape and two data_offsets)")
+            guard let dtypeName = value["dtype"]?.string,
+                  let shapeValues = value["shape"]?.array, let offsetValues = value["data_offsets"]?.array,
+                  offsetValues.count == 2 else {
+                throw fail("tensor \(label): malformed header entry (needs dtype, shape and two data_offsets)")
             }
             guard let dtype = SafetensorsDType(rawValue: dtypeName) else {
-                throw fail("tensor \(name): unknown dtype \(dtypeName)")
+                throw fail("tensor \(label): unknown dtype \(ModelFileError.printable(dtypeName))")
             }
-            guard shape.allSatisfy({ $0 >= 0 }) else { throw fail("tensor \(name): negative dimension in shape \(shape)") }
-            let (begin, end) = (offsets[0], offsets[1])
+            let shape = shapeValues.compactMap(\.int)
+            guard shape.count == shapeValues.count, shape.allSatisfy({ $0 >= 0 }) else {
+                throw fail("tensor \(label): the shape is not a list of whole numbers ≥ 0")
+            }
+            guard let expected = Self.byteCount(shape: shape, dtype: dtype) else {
+                throw fail("tensor \(label): shape \(shape) is too large")
+            }
+            guard let begin = offsetValues[0].int, let end = offsetValues[1].int else {
+                throw fail("tensor \(label): data_offsets are not two whole numbers")
+            }
             guard begin >= 0, begin <= end, end <= file.count - dataStart else {
-                throw fail("tensor \(name): data_offsets [\(begin), \(end)] lie outside the data (\(file.count - dataStart) bytes); truncated")
-            }
-            var expected = dtype.byteSize
-            for d in shape {
-                let (p, overflow) = expected.multipliedReportingOverflow(by: d)
-                guard !overflow else { throw fail("tensor \(name): shape \(shape) overflows") }
-                expected = p
+                throw fail("tensor \(label): data_offsets [\(begin), \(end)] lie outside the data (\(file.count - dataStart) bytes); truncated")
             }
             guard end - begin == expected else {
-                throw fail("tensor \(name): wrong size: \(end - begin) bytes for shape \(shape) of \(dtypeName) (\(expected) expected)")
+                throw fail("tensor \(label): wrong size: \(end - begin) bytes for shape \(shape) of \(dtypeName) (\(expected) expected)")
             }
             tensors.append(SafetensorsTensorInfo(name: name, dtype: dtype, shape: shape,
                                                  offset: dataStart + begin, byteCount: expected))
         }
         tensors.sort { ($0.offset, $0.name) < ($1.offset, $1.name) }
+        // Two tensors sharing bytes would make one silently hold (part of) another's weights.
+        let stored = tensors.filter { $0.byteCount > 0 }
+        for (first, second) in zip(stored, stored.dropFirst()) where first.offset + first.byteCount > second.offset {
+            throw fail("the data of tensors \(ModelFileError.printable(first.name)) and \(ModelFileError.printable(second.name)) overlap")
+        }
 
         self.path = path
         self.metadata = metadata
         self.tensors = tensors
         self.file = file
         self.indexByName = Dictionary(uniqueKeysWithValues: tensors.enumerated().map { ($1.name, $0) })
+    }
+
+    /// The tensor's size in bytes, or nil when the shape is absurd: a dimension over
+    /// `Int32.max`, or nonzero dimensions whose product (times the element size) overflows.
+    /// Zero dimensions are left out of the product, so that an empty tensor cannot carry
+    /// a huge dimension into code that multiplies the others together.
+    static func byteCount(shape: [Int], dtype: SafetensorsDType) -> Int? {
+        var product = dtype.byteSize
+        for d in shape where d != 0 {
+            let (p, overflow) = product.multipliedReportingOverflow(by: d)
+            guard d <= Int(Int32.max), !overflow else { return nil }
+            product = p
+        }
+        return shape.contains(0) ? 0 : product
     }
 
     public func tensor(named name: String) -> SafetensorsTensorInfo? {
@@ -100,7 +132,7 @@ public final class SafetensorsFile: @unchecked Sendable {
     /// The named tensor as Float, row-major; F16 and BF16 are widened exactly.
     public func floats(_ name: String) throws -> [Float] {
         guard let info = tensor(named: name) else {
-            throw ModelFileError(path: path, message: "no tensor named \(name)")
+            throw ModelFileError(path: path, message: "no tensor named \(ModelFileError.printable(name))")
         }
         return try floats(info)
     }
@@ -114,10 +146,10 @@ public final class SafetensorsFile: @unchecked Sendable {
 
     public func floats(_ tensor: SafetensorsTensorInfo, into destination: UnsafeMutableBufferPointer<Float>) throws {
         guard tensor.dtype.isFloatConvertible else {
-            throw ModelFileError(path: path, message: "tensor \(tensor.name): unsupported dtype \(tensor.dtype.rawValue) (F32, F16 and BF16 can be read as floats)")
+            throw ModelFileError(path: path, message: "tensor \(ModelFileError.printable(tensor.name)): unsupported dtype \(tensor.dtype.rawValue) (F32, F16 and BF16 can be read as floats)")
         }
         guard destination.count == tensor.elementCount, tensor.offset + tensor.byteCount <= file.count else {
-            throw ModelFileError(path: path, message: "tensor \(tensor.name): destination holds \(destination.count) floats, the tensor \(tensor.elementCount)")
+            throw ModelFileError(path: path, message: "tensor \(ModelFileError.printable(tensor.name)): destination holds \(destination.count) floats, the tensor \(tensor.elementCount)")
         }
         guard let out = destination.baseAddress else { return }  // empty tensor
         HalfFloats.convert(tensor.dtype, from: file.base + tensor.offset, count: tensor.elementCount, into: out)

@@ -50,7 +50,7 @@ enum HuggingFaceConfig {
                 }
                 result.prependsSpace = true
             case let other:
-                throw fail("unsupported normalizer \(other ?? "without a type")")
+                throw fail("unsupported normalizer \(other.map { ModelFileError.printable($0) } ?? "without a type")")
             }
         }
         try visit(object)
@@ -85,7 +85,8 @@ enum HuggingFaceConfig {
                 let regex = pattern?["Regex"]?.string
                 guard let kind = splitPatterns.first(where: { $0.pattern == regex })?.kind,
                       p["behavior"]?.string == "Isolated", p["invert"]?.bool != true else {
-                    throw fail("unsupported pre_tokenizer Split (regex \(regex ?? "none"), behavior \(p["behavior"]?.string ?? "none"))")
+                    throw fail("unsupported pre_tokenizer Split (regex \(regex.map { ModelFileError.printable($0) } ?? "none"), "
+                        + "behavior \(p["behavior"]?.string.map { ModelFileError.printable($0) } ?? "none"))")
                 }
                 guard result.kind == .none else { throw fail("unsupported pre_tokenizer: two split patterns") }
                 result.kind = kind
@@ -101,7 +102,7 @@ enum HuggingFaceConfig {
                 result.metaspace = p["prepend_scheme"]?.string
                     ?? ((p["add_prefix_space"]?.bool ?? true) ? "always" : "never")
             case let other:
-                throw fail("unsupported pre_tokenizer \(other ?? "without a type")")
+                throw fail("unsupported pre_tokenizer \(other.map { ModelFileError.printable($0) } ?? "without a type")")
             }
         }
         try visit(object)
@@ -128,11 +129,15 @@ enum HuggingFaceConfig {
                 guard let name = item["SpecialToken"]?["id"]?.string, let id = idOf(name) else {
                     throw fail("unsupported post_processor template item (only the sequence and special tokens)")
                 }
+                // One token on each side is all `TokenizerSpec` can add; a second would be lost.
+                guard (seenSequence ? eos : bos) == nil else {
+                    throw fail("unsupported post_processor template (more than one special token before or after the sequence)")
+                }
                 if seenSequence { eos = id } else { bos = id }
             }
             return (bos, eos)
         case let other:
-            throw fail("unsupported post_processor \(other ?? "without a type")")
+            throw fail("unsupported post_processor \(other.map { ModelFileError.printable($0) } ?? "without a type")")
         }
     }
 }

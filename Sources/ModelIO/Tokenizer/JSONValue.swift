@@ -49,6 +49,11 @@ public enum JSONValue: Sendable {
         public var description: String { "invalid JSON at byte \(offset): \(message)" }
     }
 
+    /// Arrays and objects nested deeper than this are refused. The parser recurses once per
+    /// level, so a file of a million "[" would otherwise overflow the stack; the files we
+    /// read (tokenizer.json, safetensors headers, task lines) nest fewer than 10 levels.
+    public static let maximumDepth = 64
+
     public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
         var parser = Parser(bytes: bytes)
         let value = try parser.value()
@@ -60,6 +65,8 @@ public enum JSONValue: Sendable {
     private struct Parser {
         let bytes: [UInt8]
         var at = 0
+        /// Arrays and objects open around the current position.
+        var depth = 0
 
         func error(_ message: String) -> SyntaxError { SyntaxError(offset: at, message: message) }
 
@@ -78,36 +85,13 @@ public enum JSONValue: Sendable {
             skipSpace()
             guard at < bytes.count else { throw error("unexpected end") }
             switch bytes[at] {
-            case UInt8(ascii: "{"):
-                at += 1
-                var entries: [(key: String, value: JSONValue)] = []
-                skipSpace()
-                if at < bytes.count, bytes[at] == UInt8(ascii: "}") { at += 1; return .object(entries) }
-                while true {
-                    skipSpace()
-                    let key = try string()
-                    skipSpace()
-                    try expect(":")
-                    entries.append((key, try value()))
-                    skipSpace()
-                    guard at < bytes.count else { throw error("unterminated object") }
-                    at += 1
-                    if bytes[at - 1] == UInt8(ascii: "}") { return .object(entries) }
-                    guard bytes[at - 1] == UInt8(ascii: ",") else { at -= 1; throw error("expected , or }") }
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                guard depth < JSONValue.maximumDepth else {
+                    throw error("arrays and objects nested more than \(JSONValue.maximumDepth) deep")
                 }
-            case UInt8(ascii: "["):
-                at += 1
-                var items: [JSONValue] = []
-                skipSpace()
-                if at < bytes.count, bytes[at] == UInt8(ascii: "]") { at += 1; return .array(items) }
-                while true {
-                    items.append(try value())
-                    skipSpace()
-                    guard at < bytes.count else { throw error("unterminated array") }
-                    at += 1
-                    if bytes[at - 1] == UInt8(ascii: "]") { return .array(items) }
-                    guard bytes[at - 1] == UInt8(ascii: ",") else { at -= 1; throw error("expected , or ]") }
-                }
+                depth += 1
+                defer { depth -= 1 }
+                return bytes[at] == UInt8(ascii: "{") ? try object() : try array()
             case UInt8(ascii: "\""):
                 return .string(try string())
             case UInt8(ascii: "t"): try expect("true"); return .bool(true)
@@ -121,6 +105,42 @@ public enum JSONValue: Sendable {
                     throw error("unexpected character")
                 }
                 return .number(number)
+            }
+        }
+
+        /// An object, from its "{".
+        mutating func object() throws -> JSONValue {
+            at += 1
+            var entries: [(key: String, value: JSONValue)] = []
+            skipSpace()
+            if at < bytes.count, bytes[at] == UInt8(ascii: "}") { at += 1; return .object(entries) }
+            while true {
+                skipSpace()
+                let key = try string()
+                skipSpace()
+                try expect(":")
+                entries.append((key, try value()))
+                skipSpace()
+                guard at < bytes.count else { throw error("unterminated object") }
+                at += 1
+                if bytes[at - 1] == UInt8(ascii: "}") { return .object(entries) }
+                guard bytes[at - 1] == UInt8(ascii: ",") else { at -= 1; throw error("expected , or }") }
+            }
+        }
+
+        /// An array, from its "[".
+        mutating func array() throws -> JSONValue {
+            at += 1
+            var items: [JSONValue] = []
+            skipSpace()
+            if at < bytes.count, bytes[at] == UInt8(ascii: "]") { at += 1; return .array(items) }
+            while true {
+                items.append(try value())
+                skipSpace()
+                guard at < bytes.count else { throw error("unterminated array") }
+                at += 1
+                if bytes[at - 1] == UInt8(ascii: "]") { return .array(items) }
+                guard bytes[at - 1] == UInt8(ascii: ",") else { at -= 1; throw error("expected , or ]") }
             }
         }
 

@@ -5,7 +5,16 @@ extension TokenizerSpec {
         let source = file.path
         let meta = file.metadata
         func string(_ key: String) -> String? { meta["tokenizer.ggml." + key]?.stringValue }
-        func id(_ key: String) -> Int32? { meta["tokenizer.ggml." + key]?.intValue.map { Int32($0) } }
+        /// An id that is present must be a token id (whether it is inside the vocabulary is
+        /// checked when the tokenizer is built); a wrong one is an error, not a missing id.
+        func id(_ key: String) throws -> Int32? {
+            guard let value = meta["tokenizer.ggml." + key] else { return nil }
+            guard let id = value.intValue.flatMap(Int32.init(exactly:)), id >= 0 else {
+                throw TokenizerError(source: source, message: "tokenizer.ggml.\(key) = "
+                    + "\(ModelFileError.printable("\(value)")) is not a token id")
+            }
+            return id
+        }
         func flag(_ key: String) -> Bool? { meta["tokenizer.ggml." + key]?.boolValue }
 
         guard let modelName = string("model") else {
@@ -22,7 +31,7 @@ extension TokenizerSpec {
         switch modelName {
         case "gpt2":
             guard let kind = PreTokenizerKind(rawValue: pre), kind != .none else {
-                throw TokenizerError(source: source, message: "unsupported pre-tokenizer tokenizer.ggml.pre = \"\(pre)\" "
+                throw TokenizerError(source: source, message: "unsupported pre-tokenizer tokenizer.ggml.pre = \"\(ModelFileError.printable(pre))\" "
                     + "(supported: smollm, gpt2, llama-bpe, qwen2)")
             }
             guard let rawMerges = meta["tokenizer.ggml.merges"]?.stringArray else {
@@ -30,7 +39,7 @@ extension TokenizerSpec {
             }
             let merges = try rawMerges.map { line -> (String, String) in
                 guard let pair = Self.splitMerge(line) else {
-                    throw TokenizerError(source: source, message: "malformed merge \"\(line)\"")
+                    throw TokenizerError(source: source, message: "malformed merge \"\(ModelFileError.printable(line))\"")
                 }
                 return pair
             }
@@ -38,7 +47,7 @@ extension TokenizerSpec {
                       // Qwen2's tokenizer normalizes to NFC, which the GGUF does not record.
                       normalizesNFC: kind == .qwen2,
                       tokens: tokens, merges: merges, tokenTypes: types,
-                      bosID: id("bos_token_id"), eosID: id("eos_token_id"), unknownID: id("unknown_token_id"),
+                      bosID: try id("bos_token_id"), eosID: try id("eos_token_id"), unknownID: try id("unknown_token_id"),
                       addsBOS: flag("add_bos_token") ?? false, addsEOS: flag("add_eos_token") ?? false,
                       // llama.cpp sets ignore_merges for the Llama-3 pre-tokenizer only.
                       ignoresMerges: kind == .llama3)
@@ -47,12 +56,12 @@ extension TokenizerSpec {
                 throw TokenizerError(source: source, message: "a llama (SentencePiece) tokenizer without tokenizer.ggml.scores")
             }
             self.init(model: .sentencePieceScores, tokens: tokens, scores: scores, tokenTypes: types,
-                      bosID: id("bos_token_id"), eosID: id("eos_token_id"), unknownID: id("unknown_token_id"),
+                      bosID: try id("bos_token_id"), eosID: try id("eos_token_id"), unknownID: try id("unknown_token_id"),
                       // llama.cpp's defaults for SentencePiece vocabularies.
                       addsBOS: flag("add_bos_token") ?? true, addsEOS: flag("add_eos_token") ?? false,
                       addsSpacePrefix: flag("add_space_prefix") ?? true)
         default:
-            throw TokenizerError(source: source, message: "unsupported tokenizer model tokenizer.ggml.model = \"\(modelName)\" "
+            throw TokenizerError(source: source, message: "unsupported tokenizer model tokenizer.ggml.model = \"\(ModelFileError.printable(modelName))\" "
                 + "(supported: gpt2, llama)")
         }
     }

@@ -8,7 +8,8 @@ extension TokenizerSpec {
     public init(huggingFaceJSON url: URL) throws {
         let source = url.path
         func fail(_ message: String) -> TokenizerError { TokenizerError(source: source, message: message) }
-        guard let data = FileManager.default.contents(atPath: url.path) else { throw fail("cannot be read") }
+        let data: Data
+        do { data = try RegularFile.read(url.path) } catch let error as ModelFileError { throw fail(error.message) }
         let root: JSONValue
         do {
             root = try JSONValue.parse([UInt8](data))
@@ -19,23 +20,30 @@ extension TokenizerSpec {
         // The model: vocabulary, merges and the BPE options.
         guard let model = root["model"], model.entries != nil else { throw fail("no \"model\" object") }
         let modelType = model["type"]?.string ?? "BPE"
-        guard modelType == "BPE" else { throw fail("unsupported model.type \"\(modelType)\" (supported: BPE)") }
+        guard modelType == "BPE" else { throw fail("unsupported model.type \"\(ModelFileError.printable(modelType))\" (supported: BPE)") }
         for option in ["dropout", "continuing_subword_prefix", "end_of_word_suffix"] {
             if let value = model[option], !value.isNull, value.string != "" {
                 throw fail("unsupported model.\(option) (only BPE without it)")
             }
         }
         guard let vocab = model["vocab"]?.entries else { throw fail("model.vocab is missing or not an object") }
+        let addedTokens = root["added_tokens"]?.array ?? []
+        // Ids run from 0 without gaps, so none can reach the number of entries; a larger id
+        // is refused before a vocabulary of that size is allocated.
+        let idLimit = vocab.count + addedTokens.count
         var tokenByID: [Int: String] = [:]
         for (text, value) in vocab {
-            guard let id = value.int, id >= 0 else { throw fail("model.vocab[\"\(text)\"] is not an id") }
+            guard let id = value.int, (0..<idLimit).contains(id) else {
+                throw fail("model.vocab[\"\(ModelFileError.printable(text))\"] is not an id below \(idLimit)")
+            }
             tokenByID[id] = text
         }
         var specialIDs: [Int: Bool] = [:]
-        for added in root["added_tokens"]?.array ?? [] {
-            guard let id = added["id"]?.int, id >= 0, let content = added["content"]?.string else {
+        for added in addedTokens {
+            guard let id = added["id"]?.int, let content = added["content"]?.string else {
                 throw fail("an added_tokens entry without id or content")
             }
+            guard (0..<idLimit).contains(id) else { throw fail("added token id \(id) is not an id below \(idLimit)") }
             tokenByID[id] = content
             specialIDs[id] = added["special"]?.bool ?? false
         }
