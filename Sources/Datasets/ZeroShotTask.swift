@@ -48,12 +48,17 @@ public enum ZeroShotTask: String, CaseIterable, Sendable {
     public static func parseList(_ text: String) throws -> [ZeroShotTask] {
         if text == "all" { return intraSliceAverage }
         if text == "all+lambada" { return intraSliceAverage + [.lambada] }
-        return try text.split(separator: ",").map { name in
+        // Empty names (an empty list, a doubled comma) and repeats are mistakes, not tasks:
+        // an empty list would run nothing and report success.
+        var tasks: [ZeroShotTask] = []
+        for name in text.split(separator: ",", omittingEmptySubsequences: false) {
             guard let task = ZeroShotTask(rawValue: String(name)) else {
                 throw TaskFileError(path: String(name), message: "unknown task; known: \(allCases.map(\.rawValue).joined(separator: ", ")), all, all+lambada")
             }
-            return task
+            guard !tasks.contains(task) else { throw TaskFileError(path: String(name), message: "listed twice") }
+            tasks.append(task)
         }
+        return tasks
     }
 
     /// The task's documents in file order, from the cached file or from `path`. The files

@@ -1,4 +1,5 @@
 import Foundation
+import H5Store
 import ModelIO
 
 /// The cells of a results folder: one subfolder per model, holding a results file and, for
@@ -32,9 +33,21 @@ struct GridCells {
             return FileManager.default.fileExists(atPath: path) ? try PruningMetadata(path: path) : nil
         }
         let sources = Set(metadata.compactMap { $0?.source })
-        guard sources.count <= 1 else { throw ReportError("\(folder): cells were pruned from different models: \(sources.sorted())") }
+        guard sources.count <= 1 else {
+            throw ReportError("\(folder): cells were pruned from different models: \(sources.map { "\($0.name) \($0.sha256)" }.sorted())")
+        }
         guard Set(metadata.compactMap { $0?.before }).count <= 1 else {
             throw ReportError("\(folder): the cells' pruning.json files disagree on their source's parameter counts")
+        }
+        let denseNames = zip(names, metadata).filter { $1 == nil }.map(\.0).sorted()
+        guard denseNames.count <= 1 else {
+            throw ReportError("\(folder): \(denseNames.count) cells have no pruning.json (\(denseNames.joined(separator: ", "))); "
+                              + "only the dense model's cell may lack one")
+        }
+        if let source = sources.first {
+            for (name, record) in zip(names, metadata) {
+                try Self.checkMeasuredModel(cell: "\(folder)/\(name)/\(file)", pruning: record, sourceSHA256: source.sha256)
+            }
         }
         let dense = metadata.lazy.compactMap { $0?.before }.first
         cells = zip(names, metadata).map { Cell(name: $0, path: "\(folder)/\($0)/\(file)", pruning: $1, parameters: $1?.after ?? dense) }
@@ -44,7 +57,36 @@ struct GridCells {
                 }
                 return key(a) < key(b)
             }
-        sourceModel = sources.first
+        sourceModel = sources.first.map { "\($0.name) \($0.sha256)" }
+    }
+
+    /// A results file belongs in its cell: the dense cell's was measured on the source
+    /// model itself, a pruned cell's on a model pruned from it by the cell's method and
+    /// ratio (files written since provenance records these say so; older ones at least
+    /// must not be the source's).
+    private static func checkMeasuredModel(cell path: String, pruning: PruningMetadata?, sourceSHA256: String) throws {
+        let provenance = try H5Reader(path: path).attributes(of: "/provenance")
+        guard let measured = provenance["model_sha256"]?.stringValue else { throw ReportError("\(path): /provenance has no model_sha256") }
+        guard let pruning else {
+            guard measured == sourceSHA256 else {
+                throw ReportError("\(path): the dense cell's results were measured on model \(measured), not on the pruned cells' source \(sourceSHA256)")
+            }
+            return
+        }
+        guard measured != sourceSHA256 else {
+            throw ReportError("\(path): measured on the dense source model, but the cell holds a \(pruning.label) pruning.json")
+        }
+        let recorded: [(String, String?, String)] = [
+            ("source_model_sha256", provenance["source_model_sha256"]?.stringValue, sourceSHA256),
+            ("pruning_method", provenance["pruning_method"]?.stringValue, pruning.method),
+            ("pruning_ratio", provenance["pruning_ratio"]?.doubleValue.map { "\($0)" }, "\(pruning.ratio)"),
+            ("pruning_ratio_kind", provenance["pruning_ratio_kind"]?.stringValue, pruning.ratioKind),
+        ]
+        for (key, value, expected) in recorded {
+            if let value, value != expected {
+                throw ReportError("\(path): /provenance \(key) is \(value), the cell's pruning.json says \(expected)")
+            }
+        }
     }
 }
 
@@ -60,7 +102,9 @@ struct PruningMetadata {
     let ratioKind: String
     let decoderReduction: Double
     let before, after: ParameterCounts
-    let source: String
+    let source: Source
+
+    struct Source: Hashable { let name, sha256: String }
 
     /// "slicegpt 25 % (params)".
     var label: String { String(format: "%@ %.0f %% (%@)", method, ratio * 100, ratioKind) }
@@ -87,7 +131,7 @@ struct PruningMetadata {
         before = try counts("parameters_before")
         after = try counts("parameters_after")
         let source: [String: Any] = try field("source_model")
-        self.source = "\(try field("name", in: source) as String) \(try field("sha256", in: source) as String)"
+        self.source = Source(name: try field("name", in: source), sha256: try field("sha256", in: source))
     }
 }
 

@@ -22,7 +22,10 @@ public struct PerplexityTable {
         var measured: (data: String, seqlen: Int, windows: Int)?
         rows = try grid.cells.map { cell in
             let h5 = try H5Reader(path: cell.path)
-            guard let data = try h5.children(of: "/perplexity").first else { throw ReportError("\(cell.path): no /perplexity result") }
+            let texts = try h5.children(of: "/perplexity")
+            guard texts.count == 1, let data = texts.first else {
+                throw ReportError("\(cell.path): /perplexity holds \(texts.count) results; a table cell needs exactly one")
+            }
             let attributes = try h5.attributes(of: "/perplexity/\(data)")
             func number(_ name: String) throws -> Int {
                 guard let value = attributes[name]?.intValue else { throw ReportError("\(cell.path): /perplexity/\(data) has no \(name)") }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import H5Store
+import ModelIO
 
 struct Intraslice: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -29,8 +30,11 @@ enum Main {
         }
     }
 
+    /// One line of printable text: whatever an error embeds (a corrupt tensor name, a
+    /// path with control characters) is escaped, never written to the terminal raw.
     static func oneLine(_ text: String) -> String {
-        text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
+        let joined = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
             .filter { !$0.isEmpty }.joined(separator: " ")
+        return ModelFileError.printable(joined, limit: 2000)
     }
 }

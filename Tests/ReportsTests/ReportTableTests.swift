@@ -7,7 +7,7 @@ import XCTest
 /// The tables rendered from real results files committed under Results/: the numbers in a
 /// table are the ones in the files, and mixed or partial cells are refused.
 final class ReportTableTests: XCTestCase {
-    private func makeGrid(_ cells: [String: [String: String]]) throws -> URL {
+    func makeGrid(_ cells: [String: [String: String]]) throws -> URL {
         let folder = try makeTemporaryFolder("report-grid")
         for (cell, files) in cells {
             let dir = folder.appendingPathComponent(cell)
@@ -48,14 +48,16 @@ final class ReportTableTests: XCTestCase {
     }
 
     func testPartialOrMixedPerplexitiesAreRefused() throws {
+        // Each beside a pruned cell's pruning.json: a grid has one dense cell.
+        let pruning = "Results/smollm2-ppl-table/magnitude-p0.10/pruning.json"
         let folder = try makeGrid(["dense": ["ppl.h5": "Results/dense/smollm2-135m-wikitext2-L2048-Nall.h5"],
-                                   "short": ["ppl.h5": "Results/dense/qwen2.5-0.5b-wikitext2-L512-N64.h5"]])
+                                   "short": ["ppl.h5": "Results/dense/qwen2.5-0.5b-wikitext2-L512-N64.h5", "pruning.json": pruning]])
         defer { try? FileManager.default.removeItem(at: folder) }
         XCTAssertThrowsError(try PerplexityTable(folder: folder.path)) {
             XCTAssertTrue("\($0)".contains("short/ppl.h5: the perplexity covers 64 of"), "\($0)")
         }
         let other = try makeGrid(["dense": ["ppl.h5": "Results/dense/smollm2-135m-wikitext2-L2048-Nall.h5"],
-                                  "qwen": ["ppl.h5": "Results/dense/qwen2.5-0.5b-wikitext2-L2048-Nall.h5"]])
+                                  "qwen": ["ppl.h5": "Results/dense/qwen2.5-0.5b-wikitext2-L2048-Nall.h5", "pruning.json": pruning]])
         defer { try? FileManager.default.removeItem(at: other) }
         XCTAssertThrowsError(try PerplexityTable(folder: other.path)) {
             XCTAssertTrue("\($0)".contains("measured on different texts, lengths or window counts"), "\($0)")
