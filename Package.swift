@@ -37,6 +37,16 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Fuzz targets for the file readers: a plain build replays the files named on the
+        // command line; Scripts/fuzz.sh builds them with libFuzzer and runs them.
+        .systemLibrary(name: "CFuzzer", path: "Fuzz/CFuzzer"),
+        .target(name: "FuzzSupport", dependencies: ["CFuzzer", "ModelIO"], path: "Fuzz/Support"),
+        .executableTarget(name: "FuzzGGUF", dependencies: ["FuzzSupport", "ModelIO"], path: "Fuzz/GGUF"),
+        .executableTarget(name: "FuzzSafetensors", dependencies: ["FuzzSupport", "ModelIO"], path: "Fuzz/Safetensors"),
+        .executableTarget(name: "FuzzConfig", dependencies: ["FuzzSupport", "ModelIO", "Transformer"], path: "Fuzz/Config"),
+        .executableTarget(name: "FuzzTokenizerJSON", dependencies: ["FuzzSupport", "ModelIO"], path: "Fuzz/TokenizerJSON"),
+        .executableTarget(name: "FuzzTaskFile", dependencies: ["FuzzSupport", "Datasets", "CZlib"], path: "Fuzz/TaskFile"),
+
         // Helpers shared by the test targets: tiny generated models, running programs.
         .target(name: "TestSupport", dependencies: ["Transformer", "ModelIO", "LinAlg"], path: "Tests/TestSupport"),
         .testTarget(name: "LinAlgTests", dependencies: ["LinAlg"]),
