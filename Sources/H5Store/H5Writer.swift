@@ -13,7 +13,8 @@ public enum H5Compression: Sendable, Equatable {
 /// Writes an HDF5 file atomically: everything goes to a temporary file in the destination's
 /// folder, and `commit()` renames it over the destination. An interrupted run therefore
 /// leaves either the previous file or the complete new one, never a half-written file.
-/// A writer dropped without `commit()` deletes its temporary file.
+/// A writer dropped without `commit()` deletes its temporary file. What may be replaced,
+/// and the clean-up of a killed run's temporary files, follow `OutputFile`.
 public final class H5Writer: H5File {
     /// Datasets at least this large (bytes) are chunked and compressed under `.automatic`.
     public static let compressionThreshold = 64 * 1024
@@ -21,6 +22,7 @@ public final class H5Writer: H5File {
     static let chunkBytes = 1 << 20
 
     public let destination: String
+    let output: OutputFile
     let temporaryPath: String
     private var finished = false
 
@@ -36,14 +38,8 @@ public final class H5Writer: H5File {
 
     private init(path: String, keepingContents: Bool) throws {
         H5Library.initialize()
-        let url = URL(fileURLWithPath: path)
-        let folder = url.deletingLastPathComponent().path
-        var isFolder: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
-            throw H5Error(file: path, "its folder \(folder) does not exist")
-        }
-        let temporary = url.deletingLastPathComponent()
-            .appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
+        let output = try OutputFile(path)
+        let temporary = output.temporaryPath()
         let id: hid_t
         if keepingContents && FileManager.default.fileExists(atPath: path) {
             _ = try H5Reader(path: path)  // validates the existing file, with its error if it is damaged
@@ -59,6 +55,7 @@ public final class H5Writer: H5File {
             throw H5Error(file: path, "cannot create the temporary file \(temporary)")
         }
         destination = path
+        self.output = output
         temporaryPath = temporary
         super.init(fileID: id, displayPath: path)
     }
@@ -172,12 +169,8 @@ public final class H5Writer: H5File {
     public func commit() throws {
         precondition(!finished, "H5Writer committed twice")
         try closeTemporary()
-        guard rename(temporaryPath, destination) == 0 else {
-            let reason = String(cString: strerror(errno))
-            unlink(temporaryPath)
-            throw error("cannot move the finished file into place: \(reason)")
-        }
         finished = true
+        try output.replace(with: temporaryPath)
     }
 
     /// Closes the temporary file with everything written and synced to disk, but does not
@@ -190,11 +183,7 @@ public final class H5Writer: H5File {
             throw error("cannot flush the temporary file \(temporaryPath)")
         }
         fileID = -1
-        let descriptor = open(temporaryPath, O_RDONLY)
-        if descriptor >= 0 {
-            fsync(descriptor)
-            close(descriptor)
-        }
+        OutputFile.sync(temporaryPath)
     }
 
     /// Test hook: behave as if the process died right before the rename.

@@ -7,9 +7,9 @@ import Transformer
 
 /// One `intraslice prune` run: calibrate, prune, count, and write a self-describing folder
 /// (`model.safetensors`, `config.json` with per-layer shapes, `pruning.json` with how it
-/// was made, `statistics.h5` with what the method measured). The folder is assembled
-/// under a temporary name beside the destination and renamed into place only when
-/// complete, so a failed run leaves nothing half-written under the real name.
+/// was made, `statistics.h5` with what the method measured). The folder is assembled by
+/// `OutputFolder` (which the caller checks before loading the model): under a temporary
+/// name beside the destination, renamed into place only when complete.
 public struct PruningJob {
     public let method: PruningMethod
     public let methodOptions: MethodOptions
@@ -36,12 +36,8 @@ public struct PruningJob {
     }
 
     /// Prunes `loaded` (whose checkpoint hash is `sourceSHA256`) and writes the folder.
-    public func run(_ loaded: LoadedModel, sourceSHA256: String, output: String, overwrite: Bool,
+    public func run(_ loaded: LoadedModel, sourceSHA256: String, output: OutputFolder,
                     progress: @escaping (String) -> Void) throws -> Outcome {
-        let destination = URL(fileURLWithPath: output).standardizedFileURL
-        if FileManager.default.fileExists(atPath: destination.path) && !overwrite {
-            throw PruningError("\(output) already exists (pass --overwrite to replace it)")
-        }
         try method.check(ArchitectureAdapter(loaded.model.architecture))
 
         var timings: [String: Double] = ["load_s": loaded.loadSeconds]
@@ -86,22 +82,18 @@ public struct PruningJob {
 
         start = monotonicSeconds()
         let written = try writeFolder(model, loaded: loaded, sourceSHA256: sourceSHA256, statistics: statistics, metadata: metadata,
-                        timings: timings, destination: destination, writeStart: start)
+                        timings: timings, output: output, writeStart: start)
         return Outcome(model: model, before: before, after: after, statistics: statistics, metadata: written)
     }
 
     private func writeFolder(_ model: TransformerModel, loaded: LoadedModel, sourceSHA256: String, statistics: PruningStatistics,
                              metadata: [String: Any],
-                             timings: [String: Double], destination: URL, writeStart: Double) throws -> [String: Any] {
-        let fm = FileManager.default
-        let temporary = destination.deletingLastPathComponent()
-            .appendingPathComponent(".\(destination.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).partial")
-        try? fm.removeItem(at: temporary)
-        do {
-            try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
-            try HFCheckpointWriter.write(model, derivedFrom: loaded, to: temporary.path, metadata: ["intraslice_method": method.name])
+                             timings: [String: Double], output: OutputFolder, writeStart: Double) throws -> [String: Any] {
+        try output.assemble { path in
+            let folder = URL(fileURLWithPath: path)
+            try HFCheckpointWriter.write(model, derivedFrom: loaded, to: path, metadata: ["intraslice_method": method.name])
 
-            let h5 = try H5Writer(path: temporary.appendingPathComponent("statistics.h5").path)
+            let h5 = try H5Writer(path: folder.appendingPathComponent("statistics.h5").path)
             try Provenance(extra: [
                 "model": .string(loaded.name), "model_sha256": .string(sourceSHA256),
                 "method": .string(method.name), "ratio": .double(ratio.value), "ratio_kind": .string(ratio.kind.rawValue),
@@ -118,14 +110,8 @@ public struct PruningJob {
             full["timings"] = allTimings
             full["peak_rss_bytes"] = peakResidentBytes()
             let json = try JSONSerialization.data(withJSONObject: full, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            try json.write(to: temporary.appendingPathComponent("pruning.json"))
-
-            if fm.fileExists(atPath: destination.path) { try fm.removeItem(at: destination) }
-            try fm.moveItem(at: temporary, to: destination)
+            try json.write(to: folder.appendingPathComponent("pruning.json"))
             return full
-        } catch {
-            try? fm.removeItem(at: temporary)
-            throw error
         }
     }
 

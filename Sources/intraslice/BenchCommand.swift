@@ -31,6 +31,7 @@ struct BenchGemm: ParsableCommand {
     }
 
     func run() throws {
+        try checkOutputFile(output)
         threadOptions.apply()
         let result = benchmarkSgemm(size: size, warmup: warmup, repeats: repeats, seed: seed)
         let iqr = result.gflopsInterquartile

@@ -70,6 +70,7 @@ struct BenchLatency: ParsableCommand {
     @OptionGroup var outputOptions: OutputOptions
 
     func run() throws {
+        try checkOutputFile(output)
         let threads = threadOptions.apply()
         let loaded = try ModelLoader.load(model)
         FileHandle.standardError.write(Data("\(loaded.name): loaded in \(String(format: "%.2f", loaded.loadSeconds)) s; \(threads) threads\n".utf8))

@@ -29,10 +29,11 @@ struct EvalPerplexity: ParsableCommand {
     @OptionGroup var outputOptions: OutputOptions
 
     func run() throws {
+        try checkOutputFile(output, resumable: true)
         let threads = threadOptions.apply()
         let loaded = try ModelLoader.load(model)
         let modelHash = try loaded.checkpointSHA256()
-        let resume = try output.map { try ResumeLog(path: $0 + ".resume.jsonl", key: "eval ppl \(modelHash) \(data) \(perplexity.key)") }
+        let resume = try output.map { try ResumeLog(path: resumeLogPath($0), key: "eval ppl \(modelHash) \(data) \(perplexity.key)") }
         let run = try perplexity.evaluate(data, loaded: loaded, threads: threads, resume: resume?.scope(""))
         var json = run.json
         json["command"] = "eval ppl"
@@ -154,13 +155,14 @@ struct EvalRun: ParsableCommand {
     }
 
     func run() throws {
+        try checkOutputFile(output, resumable: true)
         let threads = threadOptions.apply()
         let loaded = try ModelLoader.load(model)
         let modelHash = try loaded.checkpointSHA256()
         var json: [String: Any] = ["command": "eval run", "model": loaded.name, "threads": threads, "model_sha256": modelHash]
         let zeroShot = try zeroShotOptions()
         let resume = try output.map {
-            try ResumeLog(path: $0 + ".resume.jsonl", key: "eval run \(modelHash) ppl=\(ppl ?? "-") \(perplexity.key) zeroshot=\(zeroShot?.key ?? "-")")
+            try ResumeLog(path: resumeLogPath($0), key: "eval run \(modelHash) ppl=\(ppl ?? "-") \(perplexity.key) zeroshot=\(zeroShot?.key ?? "-")")
         }
         var provenance: [String: H5AttributeValue] = [:]
         var writes: [(H5Writer) throws -> Void] = []

@@ -27,12 +27,13 @@ struct EvalZeroShot: ParsableCommand {
     @OptionGroup var outputOptions: OutputOptions
 
     func run() throws {
+        try checkOutputFile(output, resumable: true)
         let threads = threadOptions.apply()
         let loaded = try ModelLoader.load(model)
         let tasks = try zeroShot.taskList()
         FileHandle.standardError.write(Data("\(loaded.name): loaded in \(String(format: "%.1f", loaded.loadSeconds)) s; \(tasks.count) tasks; \(threads) threads\n".utf8))
         let modelHash = try loaded.checkpointSHA256()
-        let resume = try output.map { try ResumeLog(path: $0 + ".resume.jsonl", key: "eval zeroshot \(modelHash) \(zeroShot.key)") }
+        let resume = try output.map { try ResumeLog(path: resumeLogPath($0), key: "eval zeroshot \(modelHash) \(zeroShot.key)") }
         let results = try zeroShot.evaluate(tasks, loaded: loaded, resume: resume?.scope(""))
         var json: [String: Any] = ["command": "eval zeroshot", "model": loaded.name, "threads": threads, "model_sha256": modelHash]
         json.merge(zeroShot.summary(results, model: loaded.model)) { _, new in new }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import H5Store
 import Transformer
 
 struct Export: ParsableCommand {
@@ -10,12 +11,16 @@ struct Export: ParsableCommand {
 
     @Option(help: "Model: a registry name, a GGUF path or a checkpoint folder.") var model = "smollm2-135m"
     @Option(help: "The output folder.") var output: String
+    @Flag(help: "Replace the output folder if it is one intraslice wrote (a pruned or exported model).") var overwrite = false
     @OptionGroup var outputOptions: OutputOptions
 
     func run() throws {
+        let destination = try OutputFolder(output, overwrite: overwrite)
         let loaded = try ModelLoader.load(model)
-        try HFCheckpointWriter.write(loaded.model, derivedFrom: loaded, to: output,
-                                     metadata: ["intraslice_source_sha256": try loaded.checkpointSHA256()])
+        let hash = try loaded.checkpointSHA256()
+        try destination.assemble { folder in
+            try HFCheckpointWriter.write(loaded.model, derivedFrom: loaded, to: folder, metadata: ["intraslice_source_sha256": hash])
+        }
         let counts = loaded.model.parameterCounts
         print("\(loaded.name): \(counts.total) parameters written to \(output)")
         if outputOptions.json {

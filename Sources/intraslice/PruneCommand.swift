@@ -1,6 +1,7 @@
 import ArgumentParser
 import Datasets
 import Foundation
+import H5Store
 import LinAlg
 import Pruning
 import Transformer
@@ -25,7 +26,7 @@ struct Prune: ParsableCommand {
     @Flag(help: "SliceGPT: also slice the LM head's input.") var sliceHead = false
     @Flag(help: "IntraSlice ablation: select MLP channels without least-squares compensation.") var noMLPCompensation = false
     @Option(help: "The output folder.") var output: String
-    @Flag(help: "Replace the output folder if it exists.") var overwrite = false
+    @Flag(help: "Replace the output folder if it is one intraslice wrote (a pruned or exported model).") var overwrite = false
     @OptionGroup var threadOptions: ThreadOptions
     @OptionGroup var outputOptions: OutputOptions
 
@@ -40,6 +41,7 @@ struct Prune: ParsableCommand {
     }
 
     func run() throws {
+        let destination = try OutputFolder(output, overwrite: overwrite)
         let threads = threadOptions.apply()
         let job = try PruningJob(method: method, ratio: try PruningRatio(ratio, kind: RatioKind(rawValue: ratioKind)!),
                                  calibration: calibration.settings,
@@ -49,7 +51,7 @@ struct Prune: ParsableCommand {
         let hash = try loaded.checkpointSHA256()
         FileHandle.standardError.write(Data("\(loaded.name): loaded in \(String(format: "%.1f", loaded.loadSeconds)) s; \(method) at \(ratioKind) ratio \(ratio); \(threads) threads\n".utf8))
         let start = Date()
-        let outcome = try job.run(loaded, sourceSHA256: hash, output: output, overwrite: overwrite) { line in
+        let outcome = try job.run(loaded, sourceSHA256: hash, output: destination) { line in
             FileHandle.standardError.write(Data("[\(String(format: "%6.1f", Date().timeIntervalSince(start))) s] \(line)\n".utf8))
         }
         var json = outcome.metadata

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import H5Store
 import Reports
 
 struct Report: ParsableCommand {
@@ -19,6 +20,7 @@ struct PerplexityTableReport: ParsableCommand {
     @OptionGroup var options: TableReportOptions
 
     func run() throws {
+        try checkOutputFile(options.output)
         let table = try PerplexityTable(folder: options.folder)
         try options.emit("report ppl-table", table.markdown, rows: table.rows.count, sourceModel: table.sourceModel)
     }
@@ -34,6 +36,7 @@ struct SpeedupReport: ParsableCommand {
     @OptionGroup var options: TableReportOptions
 
     func run() throws {
+        try checkOutputFile(options.output)
         let table = try SpeedupTable(folder: options.folder)
         try options.emit("report speedup", table.markdown, rows: table.rowCount, sourceModel: table.sourceModel)
     }
@@ -48,7 +51,7 @@ struct TableReportOptions: ParsableArguments {
     func emit(_ command: String, _ markdown: String, rows: Int, sourceModel: String?) throws {
         let text = markdown + (sourceModel.map { "\nPruned from \($0).\n" } ?? "")
         print(text, terminator: "")
-        if let output { try Data(text.utf8).write(to: URL(fileURLWithPath: output), options: .atomic) }
+        if let output { try OutputFile(output).write(Data(text.utf8)) }
         guard outputOptions.json else { return }
         var json: [String: Any] = ["command": command, "folder": folder, "rows": rows, "table": text]
         if let output { json["output"] = output }

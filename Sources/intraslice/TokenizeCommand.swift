@@ -17,6 +17,7 @@ struct Tokenize: ParsableCommand {
     @OptionGroup var outputOptions: OutputOptions
 
     func run() throws {
+        let destination = try output.map(OutputFile.init)
         let corpus = try TextCorpus.load(input)
         let tokenizer = try ModelLoader.tokenizer(model)
         let start = Date()
@@ -24,11 +25,7 @@ struct Tokenize: ParsableCommand {
         let seconds = Date().timeIntervalSince(start)
         let data = ids.map(\.littleEndian).withUnsafeBytes { Data($0) }
         let hash = SHA256.hex(of: data)
-        if let output {
-            do { try data.write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
-                throw CommandError("\(output): cannot write the ids: \(error.localizedDescription)")
-            }
-        }
+        try destination?.write(data)
         print("\(corpus.name): \(corpus.bytes.count) bytes → \(ids.count) tokens in \(String(format: "%.2f", seconds)) s; ids SHA-256 \(hash)")
         if outputOptions.json {
             var json: [String: Any] = ["command": "tokenize", "model": model, "input": corpus.name, "bytes": corpus.bytes.count,

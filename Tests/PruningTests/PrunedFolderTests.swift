@@ -19,7 +19,7 @@ final class PrunedFolderTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: folder) }
         let output = folder.appendingPathComponent("model").path
         let job = try PruningJob(method: "intraslice", ratio: try PruningRatio(0.25, kind: .params), calibration: smallCalibration)
-        let outcome = try job.run(loaded, sourceSHA256: "test-hash", output: output, overwrite: false) { _ in }
+        let outcome = try job.run(loaded, sourceSHA256: "test-hash", output: OutputFolder(output, overwrite: false)) { _ in }
         XCTAssertEqual(1 - Double(outcome.after.decoderLayers) / Double(outcome.before.decoderLayers), 0.25, accuracy: 0.01)
 
         let back = try ModelLoader.load(output)
@@ -53,14 +53,14 @@ final class PrunedFolderTests: XCTestCase {
 
         let tooLong = CalibrationSettings(source: "wiki", samples: 10_000, seqlen: 2048, sampling: .sequential)
         let job = try PruningJob(method: "wanda", ratio: try PruningRatio(0.2, kind: .slicing), calibration: tooLong)
-        XCTAssertThrowsError(try job.run(loaded, sourceSHA256: "x", output: output, overwrite: false) { _ in }) {
+        XCTAssertThrowsError(try job.run(loaded, sourceSHA256: "x", output: OutputFolder(output, overwrite: false)) { _ in }) {
             XCTAssertTrue("\($0)".contains("calibration shorter than requested"), "\($0)")
         }
         var nanModel = loaded.model
         nanModel.layers[2].attention.wo.elements[10] = .nan
         let nanLoaded = LoadedModel(model: nanModel, tokenizer: loaded.tokenizer, name: loaded.name, path: loaded.path, loadSeconds: 0)
         let intraslice = try PruningJob(method: "intraslice", ratio: try PruningRatio(0.2, kind: .slicing), calibration: smallCalibration)
-        XCTAssertThrowsError(try intraslice.run(nanLoaded, sourceSHA256: "x", output: output, overwrite: false) { _ in }) {
+        XCTAssertThrowsError(try intraslice.run(nanLoaded, sourceSHA256: "x", output: OutputFolder(output, overwrite: false)) { _ in }) {
             XCTAssertTrue("\($0)".contains("NaN or Inf"), "\($0)")
         }
         // A dead MLP (zero gate and up weights) has a zero Wdown-input covariance: damping by
@@ -69,14 +69,14 @@ final class PrunedFolderTests: XCTestCase {
         var deadModel = loaded.model
         deadModel.layers[3].mlp.wGateUp = Matrix(rows: deadModel.layers[3].mlp.wGateUp.rows, cols: deadModel.layers[3].mlp.wGateUp.cols)
         let deadLoaded = LoadedModel(model: deadModel, tokenizer: loaded.tokenizer, name: loaded.name, path: loaded.path, loadSeconds: 0)
-        XCTAssertThrowsError(try intraslice.run(deadLoaded, sourceSHA256: "x", output: output, overwrite: false) { _ in }) {
+        XCTAssertThrowsError(try intraslice.run(deadLoaded, sourceSHA256: "x", output: OutputFolder(output, overwrite: false)) { _ in }) {
             XCTAssertTrue("\($0)".contains("layer 3: the covariance of the kept MLP channels is not positive definite after damping"), "\($0)")
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), [], "no folder, no partial folder")
 
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         let magnitude = try PruningJob(method: "magnitude", ratio: try PruningRatio(0.2, kind: .slicing), calibration: nil)
-        XCTAssertThrowsError(try magnitude.run(loaded, sourceSHA256: "x", output: output, overwrite: false) { _ in }) {
+        XCTAssertThrowsError(try magnitude.run(loaded, sourceSHA256: "x", output: OutputFolder(output, overwrite: false)) { _ in }) {
             XCTAssertTrue("\($0)".contains("already exists"), "\($0)")
         }
     }

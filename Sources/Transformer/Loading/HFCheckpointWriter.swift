@@ -13,6 +13,9 @@ enum PrunedTensorNames {
 /// weights. Every layer's own shape goes into the config (`intraslice_pruned_layers`),
 /// so pruned models with per-layer head counts, head sizes and RoPE frequencies reload
 /// exactly; SliceGPT's shortcut matrices are stored as ordinary tensors.
+///
+/// The folder must be new or empty, so that a checkpoint never mixes with or overwrites
+/// files already there; the commands write into the folder `OutputFolder` assembles.
 public enum HFCheckpointWriter {
     /// Writes `model` (derived from `source`) with a tokenizer: the source folder's
     /// `tokenizer.json` is copied; a GGUF source is named in `intraslice_tokenizer_source`.
@@ -20,11 +23,10 @@ public enum HFCheckpointWriter {
                              metadata: [String: String] = [:]) throws {
         var model = model
         let fm = FileManager.default
-        try fm.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try createEmptyFolder(folder)
         let sourceTokenizer = URL(fileURLWithPath: source.path).appendingPathComponent("tokenizer.json")
         let destination = URL(fileURLWithPath: folder).appendingPathComponent("tokenizer.json")
         if fm.fileExists(atPath: sourceTokenizer.path) {
-            try? fm.removeItem(at: destination)
             do { try fm.copyItem(at: sourceTokenizer, to: destination) } catch {
                 throw ModelFileError(path: destination.path, message: "cannot copy the tokenizer: \(error.localizedDescription)")
             }
@@ -33,11 +35,25 @@ public enum HFCheckpointWriter {
             // A registry name stays a name (the cache may move); a file path is made absolute.
             model.config.tokenizerSource = source.name == source.path ? URL(fileURLWithPath: source.path).standardizedFileURL.path : source.name
         }
-        try write(model, to: folder, metadata: metadata)
+        try writeFiles(model, to: folder, metadata: metadata)
     }
 
     public static func write(_ model: TransformerModel, to folder: String, metadata: [String: String] = [:]) throws {
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        try createEmptyFolder(folder)
+        try writeFiles(model, to: folder, metadata: metadata)
+    }
+
+    private static func createEmptyFolder(_ folder: String) throws {
+        if let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) {
+            guard entries.isEmpty else { throw ModelFileError(path: folder, message: "not empty: a checkpoint is written into a new folder") }
+            return
+        }
+        do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
+            throw ModelFileError(path: folder, message: "cannot create the folder: \(error.localizedDescription)")
+        }
+    }
+
+    private static func writeFiles(_ model: TransformerModel, to folder: String, metadata: [String: String]) throws {
         var config = model.config
         config.numHiddenLayers = model.layers.count
         config.tieWordEmbeddings = model.lmHead == nil
