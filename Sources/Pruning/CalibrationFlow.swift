@@ -60,6 +60,15 @@ public final class CalibrationFlow {
         try middle.map { try model.mlpHalf(layer, states: $0, observer: observer) }
     }
 
+    /// Continues a resumed prune: `states` are the stream entering layer `layer`.
+    func resume(states saved: [Matrix<Float>], atLayer layer: Int) throws {
+        guard saved.count == states.count, zip(saved, states).allSatisfy({ $0.rows == $1.rows }) else {
+            throw PruningError("the saved calibration stream does not match this run's calibration windows")
+        }
+        states = saved
+        self.layer = layer
+    }
+
     /// The current layer's outputs become the next layer's inputs.
     public func advance(to outputs: [Matrix<Float>]) {
         precondition(outputs.count == states.count)

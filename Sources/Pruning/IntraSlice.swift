@@ -25,12 +25,14 @@ struct IntraSlice: PruningMethod {
         let calibration = try context.requireCalibration(name)
         let flow = try CalibrationFlow(model: model, windows: calibration.windows, sequencesPerGroup: context.sequencesPerGroup)
         var statistics = PruningStatistics()
-        for index in model.layers.indices {
+        let start = try context.resume(&model, flow: flow, statistics: &statistics).nextLayer
+        for index in start..<model.layers.count {
             let original = model.layers[index]
             let middle = try pruneAttention(index, &model, flow: flow, ratio: context.ratio, statistics: &statistics)
             let outputs = try pruneMLP(index, &model, flow: flow, middle: middle, budget: LayerBudget(layer: original, ratio: context.ratio),
                                        statistics: &statistics)
             flow.advance(to: outputs)
+            try context.layerFinished(index, model: model, flow: flow, statistics: statistics)
             let a = model.layers[index].attention
             context.progress("layer \(index + 1)/\(model.layers.count): \(a.numHeads)/\(original.attention.numHeads) heads of "
                              + "\(a.vHeadDim) (Q/K \(a.qkHeadDim)), \(model.layers[index].mlp.width)/\(original.mlp.width) MLP channels")

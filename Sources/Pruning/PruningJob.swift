@@ -16,14 +16,17 @@ public struct PruningJob {
     public let ratio: PruningRatio
     public let calibration: CalibrationSettings?
     public let sequencesPerGroup: Int
+    /// Seconds between saved states of a running prune (nil: none are saved).
+    public let checkpointInterval: Double?
 
     public init(method: String, ratio: PruningRatio, calibration: CalibrationSettings?, options: MethodOptions = MethodOptions(),
-                sequencesPerGroup: Int = 1) throws {
+                sequencesPerGroup: Int = 1, checkpointInterval: Double? = nil) throws {
         self.method = try PruningMethods.make(method, options: options)
         methodOptions = options
         self.ratio = ratio
         self.calibration = self.method.needsCalibration ? calibration ?? CalibrationSettings() : nil
         self.sequencesPerGroup = sequencesPerGroup
+        self.checkpointInterval = checkpointInterval
     }
 
     public struct Outcome {
@@ -39,6 +42,7 @@ public struct PruningJob {
     public func run(_ loaded: LoadedModel, sourceSHA256: String, output: OutputFolder,
                     progress: @escaping (String) -> Void) throws -> Outcome {
         try method.check(ArchitectureAdapter(loaded.model.architecture))
+        if let calibration { try loaded.model.checkContext(calibration.seqlen, "the calibration window length") }
 
         var timings: [String: Double] = ["load_s": loaded.loadSeconds]
         var start = monotonicSeconds()
@@ -51,9 +55,15 @@ public struct PruningJob {
 
         var model = loaded.model
         let before = model.parameterCounts
+        let checkpoints = checkpointInterval.map {
+            PruneCheckpoints(folder: Self.checkpointFolder(of: output), key: checkpointKey(sourceSHA256: sourceSHA256, calibration: calibrationSet),
+                             minimumInterval: $0)
+        }
+        let resumedFrom = checkpoints?.savedNextLayer
         start = monotonicSeconds()
         let statistics = try method.prune(&model, context: PruningContext(ratio: ratio, calibration: calibrationSet,
-                                                                          sequencesPerGroup: sequencesPerGroup, progress: progress))
+                                                                          sequencesPerGroup: sequencesPerGroup, checkpoints: checkpoints,
+                                                                          progress: progress))
         timings["prune_s"] = monotonicSeconds() - start
         let after = model.parameterCounts
 
@@ -70,6 +80,7 @@ public struct PruningJob {
             "decoder_reduction": 1 - Double(after.decoderLayers) / Double(before.decoderLayers),
             "blas_threads": BLASThreads.count,
         ]
+        if let resumedFrom { metadata["resumed_from_layer"] = resumedFrom }
         if let calibrationSet {
             metadata["calibration"] = [
                 "source": calibrationSet.settings.source, "corpus": calibrationSet.corpus,
@@ -83,6 +94,7 @@ public struct PruningJob {
         start = monotonicSeconds()
         let written = try writeFolder(model, loaded: loaded, sourceSHA256: sourceSHA256, statistics: statistics, metadata: metadata,
                         timings: timings, output: output, writeStart: start)
+        checkpoints?.remove()
         return Outcome(model: model, before: before, after: after, statistics: statistics, metadata: written)
     }
 
@@ -113,6 +125,32 @@ public struct PruningJob {
             try json.write(to: folder.appendingPathComponent("pruning.json"))
             return full
         }
+    }
+
+    /// Where a run to `output` keeps its saved state: `.<name>.resume` beside it.
+    static func checkpointFolder(of output: OutputFolder) -> URL {
+        let destination = URL(fileURLWithPath: output.path).standardizedFileURL
+        return destination.deletingLastPathComponent().appendingPathComponent(".\(destination.lastPathComponent).resume")
+    }
+
+    /// Everything that decides the numbers of this run; a saved state is used only by a run
+    /// whose key is the same.
+    func checkpointKey(sourceSHA256: String, calibration: CalibrationSet?) -> String {
+        struct Settings: Codable {
+            let harness, source, method, ratioKind: String
+            let ratio: Double
+            let options: MethodOptions
+            let calibration: CalibrationSettings?
+            let calibrationSHA256: String?
+            let offsets: [Int]?
+            let sequencesPerGroup: Int
+        }
+        let settings = Settings(harness: HarnessVersion.current, source: sourceSHA256, method: method.name, ratioKind: ratio.kind.rawValue,
+                                ratio: ratio.value, options: methodOptions, calibration: calibration?.settings,
+                                calibrationSHA256: calibration?.sourceSHA256, offsets: calibration?.offsets, sequencesPerGroup: sequencesPerGroup)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return SHA256.hex(of: (try? encoder.encode(settings)) ?? Data())
     }
 
     static func json(_ counts: ParameterCounts) -> [String: Int] {

@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import LinAlg
 import Transformer
 
 /// Which quantity a ratio fixes.
@@ -34,12 +35,36 @@ public struct PruningContext {
     /// Calibration sequences per forward call (memory against call overhead).
     public let sequencesPerGroup: Int
     public let progress: (String) -> Void
+    /// Where the run saves its state after finished layers and resumes from (nil: never).
+    public let checkpoints: PruneCheckpoints?
 
-    public init(ratio: PruningRatio, calibration: CalibrationSet?, sequencesPerGroup: Int = 1, progress: @escaping (String) -> Void = { _ in }) {
+    public init(ratio: PruningRatio, calibration: CalibrationSet?, sequencesPerGroup: Int = 1, checkpoints: PruneCheckpoints? = nil,
+                progress: @escaping (String) -> Void = { _ in }) {
         self.ratio = ratio
         self.calibration = calibration
         self.sequencesPerGroup = sequencesPerGroup
+        self.checkpoints = checkpoints
         self.progress = progress
+    }
+
+    /// Applies a saved state of an interrupted run with the same settings to `model`, `flow`
+    /// and `statistics`; returns the first layer still to prune (0 without one) and the
+    /// method's own saved state.
+    func resume(_ model: inout TransformerModel, flow: CalibrationFlow?,
+                statistics: inout PruningStatistics) throws -> (nextLayer: Int, extras: [String: Matrix<Double>]) {
+        guard let state = try checkpoints?.restore(onto: model) else { return (0, [:]) }
+        model = state.model
+        statistics = state.statistics
+        try flow?.resume(states: state.flowStates, atLayer: state.nextLayer)
+        progress("resumed after layer \(state.nextLayer)/\(model.layers.count) from \(checkpoints!.folder.path)")
+        return (state.nextLayer, state.extras)
+    }
+
+    /// Saves the state after a finished layer (see `PruneCheckpoints.save`).
+    func layerFinished(_ index: Int, model: TransformerModel, flow: CalibrationFlow?, statistics: PruningStatistics,
+                       extras: @autoclosure () -> [String: Matrix<Double>] = [:]) throws {
+        try checkpoints?.save(PruneState(nextLayer: index + 1, model: model, flowStates: flow?.states ?? [], statistics: statistics,
+                                         extras: extras()), layerCount: model.layers.count)
     }
 
     func requireCalibration(_ method: String) throws -> CalibrationSet {

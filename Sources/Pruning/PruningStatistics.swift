@@ -16,6 +16,9 @@ public struct PruningStatistics: Sendable {
 
     public init() {}
 
+    /// Statistics recorded before (a resumed prune takes them from its saved state).
+    init(entries: [Entry]) { self.entries = entries }
+
     public mutating func record(layer: Int, site: String, _ name: String, _ values: [Double]) {
         entries.append(Entry(layer: layer, site: site, name: name, values: values))
     }

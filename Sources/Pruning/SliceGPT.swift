@@ -35,13 +35,20 @@ struct SliceGPT: PruningMethod {
         var statistics = PruningStatistics()
 
         let flow = try CalibrationFlow(model: model, windows: calibration.windows, sequencesPerGroup: context.sequencesPerGroup)
-        let embeddingBasis = try PrincipalBasis(covariance: covariance(of: flow.states, label: "embeddings"), label: "embeddings")
-        record(&statistics, layer: -1, site: "embedding", embeddingBasis, kept: d)
-        var inputBasis = embeddingBasis.leading(d)
-        model.embedding = rotate(model.embedding, inputBasis)
-        flow.transformStates(inputBasis.asFloat)
+        let resumed = try context.resume(&model, flow: flow, statistics: &statistics)
+        var inputBasis: Matrix<Double>
+        if resumed.nextLayer > 0 {
+            guard let saved = resumed.extras[Self.inputBasisKey] else { throw PruningError("the saved state lacks SliceGPT's current basis") }
+            inputBasis = saved
+        } else {
+            let embeddingBasis = try PrincipalBasis(covariance: covariance(of: flow.states, label: "embeddings"), label: "embeddings")
+            record(&statistics, layer: -1, site: "embedding", embeddingBasis, kept: d)
+            inputBasis = embeddingBasis.leading(d)
+            model.embedding = rotate(model.embedding, inputBasis)
+            flow.transformStates(inputBasis.asFloat)
+        }
 
-        for index in model.layers.indices {
+        for index in resumed.nextLayer..<model.layers.count {
             let isLast = index == model.layers.count - 1
             // The attention reads the sliced stream; its shortcut maps that back to D for now.
             model.layers[index].attention.wqkv = rotate(model.layers[index].attention.wqkv, inputBasis)
@@ -72,6 +79,7 @@ struct SliceGPT: PruningMethod {
             let qOutputFloat = qOutput.asFloat
             flow.advance(to: outputs.map { matmul($0, qOutputFloat) })
             inputBasis = qOutput
+            try context.layerFinished(index, model: model, flow: flow, statistics: statistics, extras: [Self.inputBasisKey: inputBasis])
             context.progress("layer \(index + 1)/\(model.layers.count): kept \(String(format: "%.4f", middleBasis.varianceKept(d))) "
                              + "and \(String(format: "%.4f", outputBasis.varianceKept(outputWidth))) of the variance")
         }
@@ -81,6 +89,9 @@ struct SliceGPT: PruningMethod {
     }
 
     /// W·Q for a weight in the [out, in] layout whose input is rotated by Q ([in, k]), in float64.
+    /// The basis the stream entering the next layer is in, carried from layer to layer.
+    static let inputBasisKey = "input_basis"
+
     private func rotate(_ w: Matrix<Float>, _ q: Matrix<Double>) -> Matrix<Float> { matmul(w.asDouble, q).asFloat }
 
     private func record(_ statistics: inout PruningStatistics, layer: Int, site: String, _ basis: PrincipalBasis, kept: Int) {

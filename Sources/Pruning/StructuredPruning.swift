@@ -23,7 +23,8 @@ struct StructuredPruning: PruningMethod {
         let flow = try needsCalibration
             ? CalibrationFlow(model: model, windows: try context.requireCalibration(name).windows, sequencesPerGroup: context.sequencesPerGroup)
             : nil
-        for index in model.layers.indices {
+        let start = try context.resume(&model, flow: flow, statistics: &statistics).nextLayer
+        for index in start..<model.layers.count {
             let layer = model.layers[index]
             let plan = LayerBudget(layer: layer, ratio: context.ratio)
             let groupsRemoved = plan.groupsRemoved
@@ -64,6 +65,7 @@ struct StructuredPruning: PruningMethod {
             statistics.record(layer: index, site: "mlp", "kept_channels", kept)
 
             if let flow { flow.advance(to: try flow.outputsKeeping(kept, of: model, downInputs: downInputs, middle: middle)) }
+            try context.layerFinished(index, model: model, flow: flow, statistics: statistics)
             context.progress("layer \(index + 1)/\(model.layers.count): kept \(keptHeads.count)/\(a.numHeads) query heads, "
                              + "\(kept.count)/\(layer.mlp.width) MLP channels")
         }

@@ -5,6 +5,7 @@ import Foundation
 import H5Store
 import LinAlg
 import ModelIO
+import Pruning
 import Transformer
 
 struct Eval: ParsableCommand {
@@ -53,7 +54,8 @@ struct EvalPerplexity: ParsableCommand {
 func storeResults(at path: String, loaded: LoadedModel, modelHash: String, provenance: [String: H5AttributeValue] = [:],
                   _ write: (H5Writer) throws -> Void) throws {
     let writer = try H5Writer(path: path)
-    let model: [String: H5AttributeValue] = ["model": .string(loaded.name), "model_path": .string(loaded.path), "model_sha256": .string(modelHash)]
+    var model: [String: H5AttributeValue] = ["model": .string(loaded.name), "model_path": .string(loaded.path), "model_sha256": .string(modelHash)]
+    if let record = try PruningRecord.read(modelPath: loaded.path) { model.merge(record.provenance) { _, new in new } }
     try Provenance(extra: provenance.merging(model) { _, new in new }).write(to: writer)
     try write(writer)
     try writer.commit()
@@ -90,8 +92,10 @@ struct PerplexityOptions: ParsableArguments {
             throw CommandError("\(corpus.name) has \(ids.count) tokens: \(available) windows of \(seqlen), fewer than the \(count) asked for")
         }
         FileHandle.standardError.write(Data("\(loaded.name): loaded in \(String(format: "%.1f", loaded.loadSeconds)) s; \(corpus.name): \(ids.count) tokens, \(count) of \(available) windows of \(seqlen); \(threads) threads\n".utf8))
+        let dataHash = SHA256.hex(of: Data(corpus.bytes))
         let result = try Perplexity.evaluate(model: loaded.model, ids: ids, seqlen: seqlen, windows: count, batch: batch,
-                                             progress: ProgressLine("ppl \(corpus.name) L=\(seqlen)", total: count, unit: "tok"), resume: resume)
+                                             progress: ProgressLine("ppl \(corpus.name) L=\(seqlen)", total: count, unit: "tok"),
+                                             resume: resume?.input(sha256: dataHash))
         if result.computedWindows < count {
             FileHandle.standardError.write(Data("ppl \(corpus.name): \(count - result.computedWindows) windows taken from the resume log\n".utf8))
         }
@@ -101,10 +105,10 @@ struct PerplexityOptions: ParsableArguments {
         let json: [String: Any] = [
             "data": corpus.name, "seqlen": seqlen, "windows": count, "windows_available": available, "tokens": ids.count,
             "predicted_tokens": result.predictedTokens, "ppl": result.perplexity, "mean_nll": result.meanNLL, "seconds": result.seconds,
-            "tokens_per_second": result.tokensPerSecond, "threads": threads,
+            "tokens_per_second": result.tokensPerSecond, "threads": threads, "windows_resumed": count - result.computedWindows,
         ]
         let provenance: [String: H5AttributeValue] = [
-            "data": .string(corpus.name), "data_path": .string(corpus.source.path), "data_sha256": .string(SHA256.hex(of: Data(corpus.bytes))),
+            "data": .string(corpus.name), "data_path": .string(corpus.source.path), "data_sha256": .string(dataHash),
         ]
         return Run(json: json, provenance: provenance) { writer in
             let group = "/perplexity/\(corpus.name)"
@@ -114,6 +118,7 @@ struct PerplexityOptions: ParsableArguments {
                 "tokens": .int(Int64(ids.count)), "predicted_tokens": .int(Int64(result.predictedTokens)),
                 "ppl": .double(result.perplexity), "mean_nll": .double(result.meanNLL), "seconds": .double(result.seconds),
                 "tokens_per_second": .double(result.tokensPerSecond), "threads": .int(Int64(threads)),
+                "windows_resumed": .int(Int64(count - result.computedWindows)),
                 "data_sha256": provenance["data_sha256"]!,
                 "protocol": .string("whole file tokenized once with the tokenizer's default special tokens; non-overlapping windows from the start, tail dropped; each window predicts tokens 2..L"),
             ], on: group)
@@ -170,6 +175,9 @@ struct EvalRun: ParsableCommand {
             var runs: [String: Any] = [:]
             for data in ppl.split(separator: ",").map(String.init) {
                 let run = try perplexity.evaluate(data, loaded: loaded, threads: threads, resume: resume?.scope("ppl \(data) "))
+                guard runs[run.json["data"] as! String] == nil else {
+                    throw CommandError("--ppl: two texts are both named '\(run.json["data"]!)' in the results; rename one of the files")
+                }
                 runs[run.json["data"] as! String] = run.json
                 for (key, value) in run.provenance { provenance["\(key)_\(run.json["data"]!)"] = value }
                 writes.append(run.write)

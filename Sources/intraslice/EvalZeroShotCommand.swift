@@ -82,9 +82,16 @@ struct ZeroShotOptions: ParsableArguments {
         var results: [ZeroShotTaskResult] = []
         for task in tasks {
             let documents = try task.load(limit: limit)
+            let taskHash = try SHA256.hex(ofFile: AssetRegistry.resolve(task.rawValue, kind: .task).path)
             let result = try ZeroShot.evaluate(task, documents: documents, model: loaded.model, tokenizer: loaded.tokenizer, scorer: scorer,
-                                               progress: ProgressLine(task.rawValue, total: documents.count, unit: "docs"), resume: resume)
+                                               progress: ProgressLine(task.rawValue, total: documents.count, unit: "docs"),
+                                               resume: resume?.input(sha256: taskHash))
             results.append(result)
+            if result.resumedDocuments > 0 {
+                let note = "\(task.rawValue): \(result.resumedDocuments) documents taken from the resume log; "
+                    + "the throughput is over the \(result.computedDocuments) scored now\n"
+                FileHandle.standardError.write(Data(note.utf8))
+            }
             print(Self.line(result))
         }
         for (name, members) in [("SliceGPT 5-task", ZeroShotTask.sliceGPTAverage), ("IntraSlice 7-task", ZeroShotTask.intraSliceAverage)] {
@@ -113,7 +120,7 @@ struct ZeroShotOptions: ParsableArguments {
             var entry: [String: Any] = [
                 "documents": r.documents.count, "metric": r.task.reportedMetric.rawValue, "reported": r.reported,
                 "reported_stderr": r.standardError(r.reported), "seconds": r.seconds, "rows": r.counts.rows,
-                "scored_rows": r.counts.scoredRows, "tokens_per_second": r.rowsPerSecond,
+                "scored_rows": r.counts.scoredRows, "tokens_per_second": r.rowsPerSecond, "documents_resumed": r.resumedDocuments,
             ]
             if r.task == .lambada {
                 entry["greedy_acc"] = r.greedyAccuracy
@@ -136,6 +143,7 @@ struct ZeroShotOptions: ParsableArguments {
             "tasks": perTask, "seconds": seconds, "rows": counts.rows, "scored_rows": counts.scoredRows,
             "tokens_per_second": Double(counts.rows) / seconds, "gflops_per_second": flops / seconds / 1e9,
             "share_prefix": !naive, "limit": limit.map { $0 as Any } ?? "all",
+            "documents_resumed": results.reduce(0) { $0 + $1.resumedDocuments },
         ]
         if gemmCeiling {
             let ceiling = benchmarkSgemm(size: 2048).gflopsMedian
@@ -155,7 +163,7 @@ struct ZeroShotOptions: ParsableArguments {
         for key in ["seconds", "tokens_per_second", "gflops_per_second", "gemm_ceiling_gflops", "fraction_of_ceiling"] {
             if let value = summary[key] as? Double { attributes[key] = .double(value) }
         }
-        for key in ["rows", "scored_rows"] {
+        for key in ["rows", "scored_rows", "documents_resumed"] {
             if let value = summary[key] as? Int { attributes[key] = .int(Int64(value)) }
         }
         return attributes

@@ -82,7 +82,7 @@ final class CheckpointWriterTests: XCTestCase {
         model.layers[1].mlpShortcut = random(narrow, narrow - 8)
         try HFCheckpointWriter.write(model, to: folder.path)
         XCTAssertThrowsError(try HFCheckpointLoader.load(folder: folder.path)) { error in
-            XCTAssertTrue("\(error)".contains("layer 1: the residual stream is 16 wide there"), "\(error)")
+            XCTAssertTrue("\(error)".contains("layer 1: the MLP shortcut is 16 × 8, the config implies 16 × 16"), "\(error)")
         }
     }
 }

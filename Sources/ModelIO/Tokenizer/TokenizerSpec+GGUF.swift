@@ -15,7 +15,21 @@ extension TokenizerSpec {
             }
             return id
         }
-        func flag(_ key: String) -> Bool? { meta["tokenizer.ggml." + key]?.boolValue }
+        /// A flag that is present must be a boolean: one of another type is not "absent".
+        func flag(_ key: String) throws -> Bool? {
+            guard let value = meta["tokenizer.ggml." + key] else { return nil }
+            guard let flag = value.boolValue else {
+                throw TokenizerError(source: source, message: "tokenizer.ggml.\(key) is not a boolean")
+            }
+            return flag
+        }
+        // A renamed or unknown key would leave a default in place (a missing `pre` means
+        // the default pre-tokenizer) and tokenize differently without a word.
+        for key in meta.keys.sorted() where key.hasPrefix("tokenizer.ggml.") {
+            guard Self.knownGGUFKeys.contains(String(key.dropFirst("tokenizer.ggml.".count))) else {
+                throw TokenizerError(source: source, message: "unknown metadata key '\(ModelFileError.printable(key))'")
+            }
+        }
 
         guard let modelName = string("model") else {
             throw TokenizerError(source: source, message: "no tokenizer.ggml.model in the metadata")
@@ -25,7 +39,12 @@ extension TokenizerSpec {
         }
         var types: [TokenType] = []
         if let raw = meta["tokenizer.ggml.token_type"]?.intArray {
-            types = raw.map { TokenType(rawValue: $0) ?? .normal }
+            types = try raw.map {
+                guard let type = TokenType(rawValue: $0) else {
+                    throw TokenizerError(source: source, message: "tokenizer.ggml.token_type holds the unknown type \($0)")
+                }
+                return type
+            }
         }
         let pre = string("pre") ?? "default"
         switch modelName {
@@ -48,7 +67,7 @@ extension TokenizerSpec {
                       normalizesNFC: kind == .qwen2,
                       tokens: tokens, merges: merges, tokenTypes: types,
                       bosID: try id("bos_token_id"), eosID: try id("eos_token_id"), unknownID: try id("unknown_token_id"),
-                      addsBOS: flag("add_bos_token") ?? false, addsEOS: flag("add_eos_token") ?? false,
+                      addsBOS: try flag("add_bos_token") ?? false, addsEOS: try flag("add_eos_token") ?? false,
                       // llama.cpp sets ignore_merges for the Llama-3 pre-tokenizer only.
                       ignoresMerges: kind == .llama3)
         case "llama":
@@ -58,13 +77,23 @@ extension TokenizerSpec {
             self.init(model: .sentencePieceScores, tokens: tokens, scores: scores, tokenTypes: types,
                       bosID: try id("bos_token_id"), eosID: try id("eos_token_id"), unknownID: try id("unknown_token_id"),
                       // llama.cpp's defaults for SentencePiece vocabularies.
-                      addsBOS: flag("add_bos_token") ?? true, addsEOS: flag("add_eos_token") ?? false,
-                      addsSpacePrefix: flag("add_space_prefix") ?? true)
+                      addsBOS: try flag("add_bos_token") ?? true, addsEOS: try flag("add_eos_token") ?? false,
+                      addsSpacePrefix: try flag("add_space_prefix") ?? true)
         default:
             throw TokenizerError(source: source, message: "unsupported tokenizer model tokenizer.ggml.model = \"\(ModelFileError.printable(modelName))\" "
                 + "(supported: gpt2, llama)")
         }
     }
+
+    /// The `tokenizer.ggml.*` keys llama.cpp's converter writes; those this reader does not
+    /// use (other special ids, flags of other tokenizer kinds) change nothing it computes.
+    static let knownGGUFKeys: Set<String> = [
+        "model", "pre", "tokens", "token_type", "token_type_count", "scores", "merges",
+        "bos_token_id", "eos_token_id", "unknown_token_id", "seperator_token_id", "padding_token_id", "cls_token_id",
+        "mask_token_id", "prefix_token_id", "suffix_token_id", "middle_token_id", "eot_token_id", "eom_token_id",
+        "fim_pre_token_id", "fim_suf_token_id", "fim_mid_token_id", "fim_pad_token_id", "fim_rep_token_id", "fim_sep_token_id",
+        "add_bos_token", "add_eos_token", "add_sep_token", "add_space_prefix", "remove_extra_whitespaces", "precompiled_charsmap",
+    ]
 }
 
 extension Tokenizer {

@@ -1,0 +1,92 @@
+import Foundation
+import H5Store
+import ModelIO
+import TestSupport
+import XCTest
+
+/// The same prune gives the same bytes: two runs with 2 threads, and a run killed with
+/// SIGKILL part-way and run again (which resumes from its saved state), all write the same
+/// weights, the same statistics and the same pruning.json but for its timings.
+final class PruneDeterminismTests: XCTestCase {
+    var executable: String { CLITests.executable }
+
+    override func setUpWithError() throws {
+        guard AssetRegistry.asset(named: "smollm2-135m", kind: .model)?.isPresent == true else {
+            throw XCTSkip("smollm2-135m not cached; run Scripts/fetch-assets.sh")
+        }
+    }
+
+    func arguments(_ output: URL) -> [String] {
+        ["prune", "--method", "intraslice", "--ratio", "0.3", "--cal-samples", "4", "--cal-seqlen", "128", "--threads", "2",
+         "--checkpoint-interval", "0", "--output", output.path, "--json"]
+    }
+
+    func testTwoRunsWithTwoThreadsAndARunResumedAfterKill9AreBitIdentical() throws {
+        let folder = try makeTemporaryFolder("prune-determinism")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let first = folder.appendingPathComponent("first"), second = folder.appendingPathComponent("second")
+        let resumed = folder.appendingPathComponent("resumed")
+        for output in [first, second] {
+            let run = try runProgram(executable, arguments(output))
+            XCTAssertEqual(run.status, 0, run.stderr)
+        }
+
+        // Killed once its saved state has passed layer 10 of 30.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments(resumed)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let manifest = folder.appendingPathComponent(".resumed.resume/state.json")
+        let deadline = Date().addingTimeInterval(300)
+        var savedLayer = 0
+        while savedLayer < 10 && process.isRunning && Date() < deadline {
+            usleep(20_000)
+            if let data = try? Data(contentsOf: manifest), let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                savedLayer = json["nextLayer"] as? Int ?? 0
+            }
+        }
+        XCTAssertTrue(process.isRunning, "the prune finished before it could be killed")
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationReason, .uncaughtSignal)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: resumed.path), "a killed prune leaves no folder under the real name")
+
+        let rerun = try runProgram(executable, arguments(resumed))
+        XCTAssertEqual(rerun.status, 0, rerun.stderr)
+        XCTAssertTrue(rerun.stderr.contains("resumed after layer"), rerun.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: manifest.deletingLastPathComponent().path), "the saved state is removed")
+
+        for other in [second, resumed] {
+            for file in ["model.safetensors", "config.json"] {
+                XCTAssertEqual(try Data(contentsOf: first.appendingPathComponent(file)), try Data(contentsOf: other.appendingPathComponent(file)),
+                               "\(other.lastPathComponent)/\(file)")
+            }
+            XCTAssertEqual(try statistics(first), try statistics(other), other.lastPathComponent)
+            XCTAssertEqual(try pruningRecord(first), try pruningRecord(other), other.lastPathComponent)
+        }
+    }
+
+    /// Every dataset of statistics.h5 by path, as the bit patterns of its values.
+    func statistics(_ folder: URL) throws -> [String: [UInt64]] {
+        let h5 = try H5Reader(path: folder.appendingPathComponent("statistics.h5").path)
+        var datasets: [String: [UInt64]] = [:]
+        func visit(_ path: String) throws {
+            for child in try h5.children(of: path) {
+                let full = path == "/" ? "/\(child)" : "\(path)/\(child)"
+                if h5.kind(of: full) == .group { try visit(full) } else { datasets[full] = try h5.read(full, as: Double.self).values.map(\.bitPattern) }
+            }
+        }
+        try visit("/statistics")
+        XCTAssertFalse(datasets.isEmpty)
+        return datasets
+    }
+
+    /// pruning.json without the fields that time the run.
+    func pruningRecord(_ folder: URL) throws -> NSDictionary {
+        var json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("pruning.json"))) as? [String: Any])
+        for key in ["timings", "created_utc", "peak_rss_bytes", "resumed_from_layer"] { json.removeValue(forKey: key) }
+        return json as NSDictionary
+    }
+}
