@@ -27,14 +27,15 @@ struct Prune: ParsableCommand {
     @Flag(help: "IntraSlice ablation: select MLP channels without least-squares compensation.") var noMLPCompensation = false
     @Option(help: "The output folder.") var output: String
     @Flag(help: "Replace the output folder if it is one intraslice wrote (a pruned or exported model).") var overwrite = false
-    @Option(help: "Save the run's state after a finished layer at most every this many seconds, so that an interrupted prune resumes (0: after every layer; -1: never).")
+    @Option(help: "Save the run's state after a finished layer at most every this many seconds (0: after every layer), so that an interrupted prune resumes.")
     var checkpointInterval: Double = 30
+    @Flag(help: "Neither save the run's state nor resume from a saved one.") var noCheckpoints = false
     @OptionGroup var threadOptions: ThreadOptions
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
-        guard checkpointInterval == -1 || (checkpointInterval >= 0 && checkpointInterval.isFinite) else {
-            throw ValidationError("--checkpoint-interval must be -1 or a number of seconds >= 0, got \(checkpointInterval)")
+        guard checkpointInterval >= 0 && checkpointInterval.isFinite else {
+            throw ValidationError("--checkpoint-interval must be a number of seconds >= 0, got \(checkpointInterval)")
         }
         guard PruningMethods.names.contains(method) else {
             throw ValidationError("--method must be one of \(PruningMethods.names.joined(separator: ", ")), got '\(method)'")
@@ -51,7 +52,7 @@ struct Prune: ParsableCommand {
         let job = try PruningJob(method: method, ratio: try PruningRatio(ratio, kind: RatioKind(rawValue: ratioKind)!),
                                  calibration: calibration.settings,
                                  options: MethodOptions(sliceHead: sliceHead, mlpCompensation: !noMLPCompensation),
-                                 sequencesPerGroup: calibration.calBatch, checkpointInterval: checkpointInterval < 0 ? nil : checkpointInterval)
+                                 sequencesPerGroup: calibration.calBatch, checkpointInterval: noCheckpoints ? nil : checkpointInterval)
         let loaded = try ModelLoader.load(model)
         let hash = try loaded.checkpointSHA256()
         FileHandle.standardError.write(Data("\(loaded.name): loaded in \(String(format: "%.1f", loaded.loadSeconds)) s; \(method) at \(ratioKind) ratio \(ratio); \(threads) threads\n".utf8))
