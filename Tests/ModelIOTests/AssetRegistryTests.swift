@@ -6,13 +6,6 @@ import XCTest
 
 
 /// Sets INTRASLICE_CACHE for the duration of `body`.
-func withCache<T>(_ folder: URL, _ body: () throws -> T) rethrows -> T {
-    let previous = ProcessInfo.processInfo.environment["INTRASLICE_CACHE"]
-    setenv("INTRASLICE_CACHE", folder.path, 1)
-    defer { if let previous { setenv("INTRASLICE_CACHE", previous, 1) } else { unsetenv("INTRASLICE_CACHE") } }
-    return try body()
-}
-
 func temporaryFolder() throws -> URL { try makeTemporaryFolder("modelio") }
 
 final class AssetRegistryTests: XCTestCase {
@@ -48,8 +41,11 @@ final class AssetRegistryTests: XCTestCase {
             let model = cache.appendingPathComponent("models/smollm2-135m/SmolLM2-135M-Instruct.Q4_1.gguf")
             try FileManager.default.createDirectory(at: model.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Data([1, 2, 3]).write(to: model)
-            XCTAssertEqual(try AssetRegistry.resolve("smollm2-135m", kind: .model).path, model.path)
-            XCTAssertEqual(try AssetRegistry.resolve("smollm2", kind: .model).asset?.id, "smollm2-135m")
+            // By name only with its pinned hash (AssetVerificationTests); an alias names the same asset.
+            XCTAssertThrowsError(try AssetRegistry.resolve("smollm2", kind: .model)) { error in
+                XCTAssertTrue("\(error)".hasPrefix("\(model.path): SHA-256 mismatch"), "\(error)")
+            }
+            XCTAssertEqual(AssetRegistry.asset(named: "smollm2", kind: .model)?.id, "smollm2-135m")
             // A path is taken as it is.
             let resolved = try AssetRegistry.resolve(model.path, kind: .model)
             XCTAssertNil(resolved.asset)

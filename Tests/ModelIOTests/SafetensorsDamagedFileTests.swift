@@ -4,24 +4,7 @@ import TestSupport
 import XCTest
 
 /// Safetensors files and sharded checkpoints built to break the reader.
-final class SafetensorsDamagedFileTests: XCTestCase {
-    /// A safetensors file with the header given as text.
-    func handMade(_ header: String, data: [UInt8], name: String = "model.safetensors", in folder: URL? = nil) throws -> String {
-        let url = try (folder ?? makeTemporaryFolder("safetensors")).appendingPathComponent(name)
-        var bytes: [UInt8] = []
-        withUnsafeBytes(of: UInt64(header.utf8.count).littleEndian) { bytes += $0 }
-        bytes += Array(header.utf8) + data
-        try Data(bytes).write(to: url)
-        return url.path
-    }
-
-    func assertFails(_ path: String, _ fragments: [String], line: UInt = #line) {
-        XCTAssertThrowsError(try SafetensorsFile(path: path), line: line) { error in
-            XCTAssertEqual((error as? ModelFileError)?.path, path, line: line)
-            for fragment in fragments { XCTAssertTrue("\(error)".contains(fragment), "\(error) lacks \(fragment)", line: line) }
-        }
-    }
-
+extension SafetensorsTests {
     func testOverlappingTensorDataIsRefusedNamingBoth() throws {
         let header = #"{"a": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}, "b": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}}"#
         assertFails(try handMade(header, data: [UInt8](repeating: 0, count: 16)), ["the data of tensors a and b overlap"])

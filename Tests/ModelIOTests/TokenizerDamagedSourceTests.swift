@@ -4,16 +4,7 @@ import TestSupport
 import XCTest
 
 /// Tokenizer sources with ids or structure that would crash or silently mislead.
-final class TokenizerDamagedSourceTests: XCTestCase {
-    func assertError(_ body: () throws -> Void, mentions fragments: [String], line: UInt = #line) {
-        XCTAssertThrowsError(try body(), line: line) { error in
-            XCTAssertTrue(error is ModelFileError, "\(error)", line: line)
-            for fragment in fragments {
-                XCTAssertTrue("\(error)".contains(fragment), "\"\(error)\" does not mention \(fragment)", line: line)
-            }
-        }
-    }
-
+extension TokenizerSourceTests {
     /// A SentencePiece GGUF tokenizer of 3 tokens with one special-token id set to `value`.
     func gguf(_ key: String, _ value: GGUFValue) throws -> String {
         var g = TinyGGUF()
@@ -38,11 +29,6 @@ final class TokenizerDamagedSourceTests: XCTestCase {
         }
     }
 
-    func writeJSON(_ text: String) throws -> URL {
-        let url = try makeTemporaryFolder("tokenizer").appendingPathComponent("tokenizer.json")
-        try Data(text.utf8).write(to: url)
-        return url
-    }
 
     func testHuggingFaceIdsBeyondTheVocabularyAreRefusedBeforeAllocating() throws {
         // An id of 10^14 would have the reader build a vocabulary of 10^14 tokens.
