@@ -141,6 +141,8 @@ public enum AssetRegistry {
     /// Resolves a registry name (which must then be in the cache, with its pinned hash) or
     /// an existing path.
     public static func resolve(_ nameOrPath: String, kind: AssetKind) throws -> ResolvedAsset {
+        // An empty path would otherwise mean the current folder.
+        guard !nameOrPath.isEmpty else { throw AssetError.unknown(name: nameOrPath, kind: kind, known: assets(of: kind).map(\.id)) }
         if let asset = asset(named: nameOrPath, kind: kind) {
             guard asset.isPresent else { throw AssetError.missing(asset) }
             try VerifiedAssets.check(asset)

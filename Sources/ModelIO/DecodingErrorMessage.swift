@@ -17,7 +17,10 @@ public func describeDecodingFailure(_ error: Error) -> String {
     case let .valueNotFound(type, context):
         return "\(path(context)) is null where \(typeName(type)) is needed"
     case let .dataCorrupted(context):
-        return context.codingPath.isEmpty ? "not valid JSON" : "\(path(context)) has an unusable value"
+        // Foundation's own sentence ("Number 1e+30 is not representable in Swift.") says
+        // more than a generic one; the underlying error's dump is left out.
+        let reason = context.debugDescription.split(whereSeparator: \.isNewline).first.map(String.init) ?? "not valid JSON"
+        return context.codingPath.isEmpty ? reason : "\(path(context)) has an unusable value: \(reason)"
     @unknown default:
         return "not decodable"
     }

@@ -50,6 +50,9 @@ final class AssetRegistryTests: XCTestCase {
             let resolved = try AssetRegistry.resolve(model.path, kind: .model)
             XCTAssertNil(resolved.asset)
             // Neither a name nor a path.
+            XCTAssertThrowsError(try AssetRegistry.resolve("", kind: .text), "an empty name is not the current folder") { error in
+                XCTAssertTrue("\(error)".hasPrefix("no text named ''"), "\(error)")
+            }
             XCTAssertThrowsError(try AssetRegistry.resolve("llama-9000", kind: .model)) { error in
                 XCTAssertEqual(String(describing: error),
                                "no model named 'llama-9000' and no such file or folder; known models: smollm2-135m, gemma3-270m, qwen2.5-0.5b")
