@@ -112,7 +112,7 @@ done
   echo "one line per target from its \`<target>.txt\`. Crashing inputs are fixed and kept as"
   echo "regression tests under \`Tests/*/Fixtures/fuzz-regressions/\`."
   echo
-  echo "| target | reads | seconds | executions | exec/s | cov | ft | corpus | crashes | date | commit |"
+  echo "| target | binary | seconds | executions | exec/s | cov | ft | corpus | crashes | date | commit |"
   echo "|---|---|---|---|---|---|---|---|---|---|---|"
   for target in "${ALL[@]}"; do
     file=$results/$target.txt
