@@ -19,6 +19,7 @@ public enum Fuzzing {
         exit(LLVMFuzzerRunDriver(&argc, &argv, target))
         #else
         replay(target)
+        try? FileManager.default.removeItem(at: folder)
         exit(0)
         #endif
     }
