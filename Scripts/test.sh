@@ -7,6 +7,9 @@
 #   3. swift test, in release mode with testing enabled: the real-model tests dequantize and
 #      run checkpoints of up to 0.6 B parameters, which a debug build does ~10x slower.
 #      It builds into .build-test so it does not undo the release build of setup.sh.
+#      Before it, every libFuzzer target of the file readers runs for 25 s (Scripts/fuzz.sh,
+#      results to a temporary folder; the 10-minute runs are in Results/fuzzing), failing on
+#      a crash.
 # Runnable from any directory.
 set -euo pipefail
 
@@ -29,5 +32,10 @@ fi
 export INTRASLICE_PYTHON=$venv/bin/python
 
 cd "$REPO_ROOT"
+note "running: Scripts/fuzz.sh --seconds 25 (each fuzz target briefly)"
+fuzz_results=$(mktemp -d)
+bash "$SCRIPT_DIR/fuzz.sh" --seconds 25 --results "$fuzz_results"
+rm -rf -- "$fuzz_results"
+
 note "running: swift test -c release -Xswiftc -enable-testing --scratch-path .build-test"
 swift test -c release -Xswiftc -enable-testing --scratch-path .build-test
