@@ -16,13 +16,8 @@ public final class MappedFile: @unchecked Sendable {
 
     public init(path: String) throws {
         self.path = path
-        let fd = try RegularFile.open(path)
+        let (fd, size) = try RegularFile.open(path)
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            throw ModelFileError(path: path, message: "cannot stat: \(String(cString: strerror(errno)))")
-        }
-        let size = Int(info.st_size)
         guard size > 0 else { throw ModelFileError(path: path, message: "empty file") }
         guard let pointer = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), pointer != MAP_FAILED else {
             throw ModelFileError(path: path, message: "cannot map into memory: \(String(cString: strerror(errno)))")

@@ -10,7 +10,7 @@ import Glibc
 public enum RegularFile {
     /// The whole file's bytes.
     public static func read(_ path: String) throws -> Data {
-        let fd = try open(path)
+        let (fd, _) = try open(path)
         defer { close(fd) }
         var data = Data()
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
@@ -25,8 +25,9 @@ public enum RegularFile {
         }
     }
 
-    /// An open read-only descriptor of `path`, refused unless it is a regular file.
-    public static func open(_ path: String) throws -> Int32 {
+    /// An open read-only descriptor of `path` and the file's size, refused unless it is a
+    /// regular file.
+    public static func open(_ path: String) throws -> (fd: Int32, size: Int) {
         let fd = Glibc.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw ModelFileError(path: path, message: "cannot open: \(String(cString: strerror(errno)))") }
         var info = stat()
@@ -39,7 +40,7 @@ public enum RegularFile {
             close(fd)
             throw ModelFileError(path: path, message: "not a regular file (\(kindName(info.st_mode)))")
         }
-        return fd
+        return (fd, Int(info.st_size))
     }
 
     /// What a non-regular file is, for messages.

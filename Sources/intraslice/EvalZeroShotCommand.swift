@@ -82,7 +82,7 @@ struct ZeroShotOptions: ParsableArguments {
         var results: [ZeroShotTaskResult] = []
         for task in tasks {
             let documents = try task.load(limit: limit)
-            let taskHash = try SHA256.hex(ofFile: AssetRegistry.resolve(task.rawValue, kind: .task).path)
+            let taskHash = try Self.taskFileSHA256(task)
             let result = try ZeroShot.evaluate(task, documents: documents, model: loaded.model, tokenizer: loaded.tokenizer, scorer: scorer,
                                                progress: ProgressLine(task.rawValue, total: documents.count, unit: "docs"),
                                                resume: resume?.input(sha256: taskHash))
@@ -169,16 +169,20 @@ struct ZeroShotOptions: ParsableArguments {
         return attributes
     }
 
+    /// The SHA-256 of a task's file: resolving it by name checked the file against its
+    /// pinned hash, so that is its hash, without reading the file again.
+    static func taskFileSHA256(_ task: ZeroShotTask) throws -> String {
+        let resolved = try AssetRegistry.resolve(task.rawValue, kind: .task)
+        return try resolved.asset?.sha256 ?? SHA256.hex(ofFile: resolved.path)
+    }
+
     /// The task files and their hashes, for the provenance record.
     func provenance(_ tasks: [ZeroShotTask]) throws -> [String: H5AttributeValue] {
         var fields: [String: H5AttributeValue] = [
             "zeroshot_tasks": .strings(tasks.map(\.rawValue)), "zeroshot_limit": .int(Int64(limit ?? 0)),
             "zeroshot_share_prefix": .int(naive ? 0 : 1),
         ]
-        for task in tasks {
-            let file = try AssetRegistry.resolve(task.rawValue, kind: .task).path
-            fields["task_\(task.rawValue)_sha256"] = .string(try SHA256.hex(ofFile: file))
-        }
+        for task in tasks { fields["task_\(task.rawValue)_sha256"] = .string(try Self.taskFileSHA256(task)) }
         return fields
     }
 }

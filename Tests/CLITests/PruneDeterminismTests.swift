@@ -35,25 +35,13 @@ final class PruneDeterminismTests: XCTestCase {
         }
 
         // Killed once its saved state has passed layer 3 of 30.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments(resumed, checkpointInterval: 0)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
         let manifest = folder.appendingPathComponent(".resumed.resume/state.json")
-        let deadline = Date().addingTimeInterval(300)
-        var savedLayer = 0
-        while savedLayer < 3 && process.isRunning && Date() < deadline {
-            usleep(20_000)
-            if let data = try? Data(contentsOf: manifest), let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
-                savedLayer = json["nextLayer"] as? Int ?? 0
-            }
+        let killed = try runKilled(executable, arguments(resumed, checkpointInterval: 0)) {
+            guard let data = try? Data(contentsOf: manifest),
+                  let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+            return json["nextLayer"] as? Int ?? 0 >= 3
         }
-        XCTAssertTrue(process.isRunning, "the prune finished before it could be killed")
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationReason, .uncaughtSignal)
+        XCTAssertTrue(killed, "the prune finished before it could be killed")
         XCTAssertFalse(FileManager.default.fileExists(atPath: resumed.path), "a killed prune leaves no folder under the real name")
 
         let rerun = try runProgram(executable, arguments(resumed, checkpointInterval: 1000))

@@ -22,21 +22,12 @@ final class ResumedEvaluationTests: XCTestCase {
 
     /// Starts the command and kills it with SIGKILL once its resume log holds `units` units.
     func killed(after units: Int, _ arguments: [String], log: URL) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let deadline = Date().addingTimeInterval(300)
-        while process.isRunning && Date() < deadline {
+        let killed = try runKilled(executable, arguments) {
             // The first line is the key; each further complete line is one unit.
-            if let text = try? String(contentsOf: log, encoding: .utf8), text.filter({ $0 == "\n" }).count > units { break }
-            usleep(10_000)
+            guard let text = try? String(contentsOf: log, encoding: .utf8) else { return false }
+            return text.filter { $0 == "\n" }.count > units
         }
-        XCTAssertTrue(process.isRunning, "the command finished before it could be killed")
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        XCTAssertTrue(killed, "the command finished before it could be killed")
     }
 
     func testATextChangedUnderTheSamePathResumesNothingAndItsGroupIsItsFileName() throws {

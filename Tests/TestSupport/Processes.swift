@@ -41,3 +41,21 @@ public func lastJSONObject(_ stdout: String) throws -> [String: Any] {
     let line = try XCTUnwrap(stdout.split(separator: "\n").last, "no stdout")
     return try XCTUnwrap(JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
 }
+
+/// Starts a program and kills it with SIGKILL as soon as `ready()` holds (checked every
+/// 10 ms, for at most `timeout` seconds), as a crash or an operator would. Returns whether
+/// it was still running when killed (false: it finished or the time ran out first).
+public func runKilled(_ path: String, _ arguments: [String], timeout: TimeInterval = 300, when ready: () -> Bool) throws -> Bool {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline && !ready() { usleep(10_000) }
+    let running = process.isRunning
+    kill(process.processIdentifier, SIGKILL)
+    process.waitUntilExit()
+    return running && process.terminationReason == .uncaughtSignal
+}

@@ -52,6 +52,7 @@ public enum GGUFLoader {
             config.queryPreAttnScalar = Double(headDim)
             config.hiddenActivation = "gelu_pytorch_tanh"
         }
+        try config.validate(source: file.path)
         let weights = GGUFWeights(file: file, loaded: LoadedTensors(source: file.path))
         let gemma = architecture == .gemma3
         let model = try ModelAssembly(config: config, architecture: architecture,

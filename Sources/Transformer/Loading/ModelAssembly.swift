@@ -18,7 +18,8 @@ struct LayerTensors {
     var mlpShortcut: Matrix<Float>? = nil
 }
 
-/// Turns a config and canonical tensors into a `TransformerModel`; shared by the GGUF
+/// Turns a validated config (`ModelConfig.validate`, which each loader calls before it
+/// uses the config) and canonical tensors into a `TransformerModel`; shared by the GGUF
 /// and safetensors loaders so that both build layers the same way. Head counts and
 /// sizes are read off the weights, so pruned checkpoints load through the same path.
 struct ModelAssembly {
@@ -31,7 +32,6 @@ struct ModelAssembly {
 
     func build(embedding: Matrix<Float>, finalNorm: [Float], lmHead: Matrix<Float>?,
                layer: (Int) throws -> LayerTensors) throws -> TransformerModel {
-        try config.validate(source: source)
         let headDim = config.resolvedHeadDim
         var globalFrequencies = RoPE.inverseFrequencies(headDim: headDim, base: config.ropeTheta, scaling: config.ropeScaling)
         if let ropeFactors {
@@ -45,12 +45,9 @@ struct ModelAssembly {
         let scale = config.queryPreAttnScalar.map { Float(1 / $0.squareRoot()) }
         let activation: Activation = architecture == .gemma3 ? .geluTanh : .silu
 
+        // A pruned checkpoint's stream may be narrower than hidden_size (SliceGPT).
         let pruned = config.prunedLayers != nil
-        if !pruned {
-            try expect(embedding, rows: config.vocabSize, cols: config.hiddenSize, "the embedding")
-        } else {
-            try expect(embedding, rows: config.vocabSize, cols: embedding.cols, "the embedding")
-        }
+        try expect(embedding, rows: config.vocabSize, cols: pruned ? embedding.cols : config.hiddenSize, "the embedding")
         var layers: [DecoderLayer] = []
         var width = embedding.cols
         for index in 0..<config.numHiddenLayers {
