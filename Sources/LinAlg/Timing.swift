@@ -57,3 +57,26 @@ public func peakResidentBytes() -> Int {
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     return Int(usage.ru_maxrss) * 1024
 }
+
+/// CPU seconds this process has spent so far, in user and in system (kernel) mode, over
+/// all its threads. A benchmark quotes the system share of a timed region: threads that
+/// spin or fight over cores show up there before they show up in wall-clock time.
+public func processCPUSeconds() -> (user: Double, system: Double) {
+    var usage = rusage()
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) * 1e-6 }
+    return (seconds(usage.ru_utime), seconds(usage.ru_stime))
+}
+
+/// The CPU's model name and its widest vector extension (from /proc/cpuinfo), so a timing
+/// says which kind of machine it came from: targets must hold on AVX2 and AVX-512 alike.
+public func cpuModelName() -> String {
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8) else { return "unknown" }
+    let lines = info.split(separator: "\n")
+    func field(_ name: String) -> String? {
+        lines.first { $0.hasPrefix(name) }.flatMap { $0.split(separator: ":", maxSplits: 1).last }.map { $0.trimmingCharacters(in: .whitespaces) }
+    }
+    let flags = Set((field("flags") ?? "").split(separator: " ").map(String.init))
+    let vector = flags.contains("avx512f") ? "avx512f" : flags.contains("avx2") ? "avx2" : "no avx2"
+    return "\(field("model name") ?? "unknown") (\(vector))"
+}

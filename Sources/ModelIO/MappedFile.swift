@@ -31,4 +31,12 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+
+    /// Drops the pages read so far from this process's resident memory (they stay in the
+    /// page cache and are read again on the next access). A streamed model calls this after
+    /// converting each layer, so that a mapped 13 GB checkpoint never counts against the
+    /// memory budget for more than the layer in hand.
+    public func releasePages() {
+        madvise(UnsafeMutableRawPointer(mutating: base), count, Int32(MADV_DONTNEED))
+    }
 }

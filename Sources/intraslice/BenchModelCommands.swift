@@ -29,20 +29,26 @@ struct BenchPrefill: ParsableCommand {
         let threads = threadOptions.apply()
         let loaded = try ModelLoader.load(model)
         let ceiling = benchmarkSgemm(size: 2048, warmup: 2, repeats: 10)
+        let cpuBefore = processCPUSeconds()
         let timing = try LatencyBenchmark.prefill(loaded.model, batch: batch, seqlen: seqlen, warmup: warmup, repeats: repeats)
+        let cpuAfter = processCPUSeconds()
+        let user = cpuAfter.user - cpuBefore.user, system = cpuAfter.system - cpuBefore.system
+        let systemFraction = user + system > 0 ? system / (user + system) : 0
         let flops = ForwardCost.prefillFLOPs(loaded.model, batch: batch, seqlen: seqlen)
         let gflops = flops / timing.median / 1e9
         let fraction = gflops / ceiling.gflopsMedian
         let tokensPerSecond = Double(batch * seqlen) / timing.median
-        print(String(format: "%@ prefill %d×%d, %d threads: %.3f s median (IQR %.3f–%.3f), %.0f tokens/s, %.1f GFLOP/s = %.1f%% of the sgemm ceiling (%.1f GFLOP/s); load %.2f s",
+        print(String(format: "%@ prefill %d×%d, %d threads: %.3f s median (IQR %.3f–%.3f), %.0f tokens/s, %.1f GFLOP/s = %.1f%% of the sgemm ceiling (%.1f GFLOP/s); system time %.1f%% of CPU time; load %.2f s",
                      loaded.name, batch, seqlen, threads, timing.median, timing.q1, timing.q3, tokensPerSecond, gflops,
-                     100 * fraction, ceiling.gflopsMedian, loaded.loadSeconds))
+                     100 * fraction, ceiling.gflopsMedian, 100 * systemFraction, loaded.loadSeconds))
         if outputOptions.json {
             JSONOutput.emit([
                 "command": "bench prefill", "model": loaded.name, "batch": batch, "seqlen": seqlen, "threads": threads,
                 "seconds_median": timing.median, "seconds_q1": timing.q1, "seconds_q3": timing.q3, "repeats": repeats,
                 "warmup": warmup, "tokens_per_second": tokensPerSecond, "gflop": flops / 1e9, "gflops": gflops,
                 "gemm_ceiling_gflops": ceiling.gflopsMedian, "fraction_of_ceiling": fraction, "load_seconds": loaded.loadSeconds,
+                "cpu_user_seconds": user, "cpu_system_seconds": system, "system_time_fraction": systemFraction,
+                "cpu": cpuModelName(), "blas_core": BLASThreads.coreName,
             ])
         }
     }

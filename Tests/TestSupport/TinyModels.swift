@@ -56,3 +56,27 @@ public enum TinyModels {
                                 normEps: 1e-6)
     }
 }
+
+extension TinyModels {
+    /// A llama-shaped model wide enough that its products are cut into tiles for the
+    /// workers (hidden 256, 8 heads in 4 KV groups of size 32, MLP 512, 2 layers).
+    public static func wide(seed: UInt64 = 1) -> TransformerModel {
+        var rng = SeededGenerator(seed: seed)
+        let d = 256, vocabulary = 300, heads = 8, kvHeads = 4, dh = 32, f = 512
+        let layers = (0..<2).map { _ in
+            DecoderLayer(attentionNorm: vector(d, &rng),
+                         attention: Attention(numHeads: heads, numKVHeads: kvHeads, qkHeadDim: dh, vHeadDim: dh,
+                                              ropeInverseFrequencies: RoPE.inverseFrequencies(headDim: dh, base: 10_000, scaling: nil),
+                                              wq: random(heads * dh, d, &rng, scale: 0.1), wk: random(kvHeads * dh, d, &rng, scale: 0.1),
+                                              wv: random(kvHeads * dh, d, &rng, scale: 0.1), wo: random(d, heads * dh, &rng, scale: 0.1)),
+                         mlpNorm: vector(d, &rng),
+                         mlp: MLP(wGate: random(f, d, &rng, scale: 0.1), wUp: random(f, d, &rng, scale: 0.1),
+                                  wDown: random(d, f, &rng, scale: 0.1), activation: .silu))
+        }
+        let config = ModelConfig(modelType: "llama", hiddenSize: d, intermediateSize: f, numHiddenLayers: layers.count,
+                                 numAttentionHeads: heads, numKeyValueHeads: kvHeads, vocabSize: vocabulary, rmsNormEps: 1e-6,
+                                 ropeTheta: 10_000)
+        return TransformerModel(config: config, architecture: .llama, embedding: random(vocabulary, d, &rng, scale: 1), layers: layers,
+                                finalNorm: vector(d, &rng), lmHead: nil, normEps: 1e-6)
+    }
+}

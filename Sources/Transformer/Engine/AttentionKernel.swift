@@ -17,7 +17,7 @@ func attend(q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int
         let keyEnd = min(keys, firstQuery + r1)
         let keyStart = window.map { max(0, firstQuery + r0 - $0 + 1) } ?? 0
         let width = keyEnd - keyStart
-        Float.gemm(transposeA: false, transposeB: true, m: r1 - r0, n: width, k: qkDim, alpha: scale,
+        Float.serialGemm(transposeA: false, transposeB: true, m: r1 - r0, n: width, k: qkDim, alpha: scale,
                    a: q + r0 * ldq, lda: ldq, b: k + keyStart * ldk, ldb: ldk, beta: 0, c: scratch, ldc: width)
         for r in r0..<r1 {
             let position = firstQuery + r
@@ -28,7 +28,7 @@ func attend(q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int
             softmaxInPlace(row + (low - keyStart), count: high - low + 1)
             for j in (high - keyStart + 1)..<width { row[j] = 0 }
         }
-        Float.gemm(transposeA: false, transposeB: false, m: r1 - r0, n: vDim, k: width, alpha: 1,
+        Float.serialGemm(transposeA: false, transposeB: false, m: r1 - r0, n: vDim, k: width, alpha: 1,
                    a: scratch, lda: width, b: v + keyStart * ldv, ldb: ldv, beta: 0, c: out + r0 * ldo, ldc: ldo)
         r0 = r1
     }
@@ -50,7 +50,7 @@ func attendPacked(q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ld
     while r0 < rows {
         let r1 = min(rows, r0 + attentionQueryBlock)
         let width = r1
-        Float.gemm(transposeA: false, transposeB: true, m: r1 - r0, n: width, k: qkDim, alpha: scale,
+        Float.serialGemm(transposeA: false, transposeB: true, m: r1 - r0, n: width, k: qkDim, alpha: scale,
                    a: q + r0 * ldq, lda: ldq, b: k, ldb: ldk, beta: 0, c: scratch, ldc: width)
         for r in r0..<r1 {
             while nextBranch < branchStarts.count && branchStarts[nextBranch] <= r {
@@ -64,7 +64,7 @@ func attendPacked(q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ld
             softmaxInPlace(row, count: width)
             for c in 0..<width where !visible(c) { row[c] = 0 }
         }
-        Float.gemm(transposeA: false, transposeB: false, m: r1 - r0, n: vDim, k: width, alpha: 1,
+        Float.serialGemm(transposeA: false, transposeB: false, m: r1 - r0, n: vDim, k: width, alpha: 1,
                    a: scratch, lda: width, b: v, ldb: ldv, beta: 0, c: out + r0 * ldo, ldc: ldo)
         r0 = r1
     }
