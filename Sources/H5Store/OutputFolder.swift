@@ -6,8 +6,8 @@ import Foundation
 ///
 /// The rule: the path's folder must exist and be writable. Without `overwrite` the path
 /// must not exist at all. With `overwrite` an existing path is replaced only if it is a
-/// folder intraslice wrote (`isHarnessFolder`): a pruned or exported model folder holding
-/// nothing a user added. Never replaced, whatever it holds: an empty path, a path ending
+/// folder intraslice wrote (`isHarnessFolder`): a pruned, exported or synthetic model
+/// folder holding nothing a user added. Never replaced, whatever it holds: an empty path, a path ending
 /// in `.` or `..`, the root, the home folder, the current folder or any folder containing
 /// one of them, and a symbolic link.
 ///
@@ -22,11 +22,18 @@ public struct OutputFolder {
     let name: String
     let destination: String
 
-    /// The only entries a folder intraslice writes has: `prune` writes all of them,
-    /// `export` the first three (`tokenizer.json` when the source has one).
-    static let harnessFiles: Set<String> = ["config.json", "model.safetensors", "tokenizer.json", "pruning.json", "statistics.h5"]
-    /// The `config.json` key every checkpoint intraslice writes has (every layer's shape).
+    /// The only entries a folder intraslice writes has, beside weight shards named as
+    /// HuggingFace names them (`isShardName`): `prune` writes config, weights, tokenizer,
+    /// `pruning.json` and `statistics.h5`; `export` config, weights and tokenizer (when the
+    /// source has one); `synth` config, weights (sharded with their index) and `synth.json`.
+    static let harnessFiles: Set<String> = ["config.json", "model.safetensors", "model.safetensors.index.json", "tokenizer.json",
+                                            "pruning.json", "statistics.h5", "synth.json"]
+    /// The `config.json` key every checkpoint `prune` and `export` write has (every layer's shape).
     static let harnessConfigKey = "intraslice_pruned_layers"
+    /// The key of the record `synth` writes beside its random-weight checkpoints.
+    static let synthRecordKey = "intraslice_synth_version"
+    /// How the entries are described in messages.
+    static let harnessEntries = "nothing but " + (harnessFiles.sorted() + ["model-NNNNN-of-NNNNN.safetensors"]).sorted().joined(separator: ", ")
 
     /// Checks `path` and removes the leftovers of dead runs to it.
     public init(_ path: String, overwrite: Bool) throws {
@@ -60,8 +67,8 @@ public struct OutputFolder {
             throw OutputError(path, "already exists (pass --overwrite to replace a folder intraslice wrote)")
         case .folder:
             guard isHarnessFolder(destination) else {
-                throw OutputError(path, "is not a folder intraslice wrote (a config.json with \(harnessConfigKey) and nothing but "
-                                  + "\(harnessFiles.sorted().joined(separator: ", "))), so it is not replaced")
+                throw OutputError(path, "is not a folder intraslice wrote (a config.json with \(harnessConfigKey) or a synth.json with "
+                                  + "\(synthRecordKey), and \(harnessEntries)), so it is not replaced")
             }
             guard access(destination, W_OK | X_OK) == 0 else { throw OutputError(path, "is not writable") }
         case let kind:
@@ -71,16 +78,27 @@ public struct OutputFolder {
     }
 
     /// Whether `folder` is one intraslice wrote and nothing else has added to: its entries
-    /// are regular files among `harnessFiles`, and its `config.json` has `harnessConfigKey`.
-    /// This is the one test `--overwrite` applies before deleting a folder.
+    /// are regular files among `harnessFiles` or shards, and its `config.json` has
+    /// `harnessConfigKey` or its `synth.json` has `synthRecordKey`. This is the one test
+    /// `--overwrite` applies before deleting a folder.
     public static func isHarnessFolder(_ folder: String) -> Bool {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder),
-              entries.allSatisfy({ harnessFiles.contains($0) }) else { return false }
+              entries.allSatisfy({ harnessFiles.contains($0) || isShardName($0) }) else { return false }
         let path = { (folder as NSString).appendingPathComponent($0) }
-        guard entries.allSatisfy({ (try? PathKind.of(path($0), shownAs: folder)) == .regularFile }),
-              let data = FileManager.default.contents(atPath: path("config.json")),
-              let config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return false }
-        return config[harnessConfigKey] != nil
+        func object(_ name: String) -> [String: Any]? {
+            guard let data = FileManager.default.contents(atPath: path(name)) else { return nil }
+            return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        }
+        guard entries.allSatisfy({ (try? PathKind.of(path($0), shownAs: folder)) == .regularFile }) else { return false }
+        return object("config.json")?[harnessConfigKey] != nil || object("synth.json")?[synthRecordKey] != nil
+    }
+
+    /// A weight shard's name as HuggingFace gives it: `model-00001-of-00004.safetensors`.
+    static func isShardName(_ name: String) -> Bool {
+        let parts = name.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "model", parts[2] == "of", parts[3].hasSuffix(".safetensors") else { return false }
+        let index = parts[1], count = parts[3].dropLast(".safetensors".count)
+        return index.count == 5 && count.count == 5 && OutputPath.isDigits(index) && OutputPath.isDigits(count)
     }
 
     /// `realpath`, or the path itself where it cannot be resolved.

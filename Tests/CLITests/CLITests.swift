@@ -20,15 +20,6 @@ final class CLITests: XCTestCase {
         try runProgram(Self.executable, arguments, environment: environment)
     }
 
-    func assertOneLineError(_ result: (status: Int32, stdout: String, stderr: String), contains text: String,
-                            file: StaticString = #filePath, line: UInt = #line) throws {
-        XCTAssertNotEqual(result.status, 0, file: file, line: line)
-        let lines = result.stderr.split(separator: "\n")
-        XCTAssertEqual(lines.count, 1, "stderr: \(result.stderr)", file: file, line: line)
-        XCTAssertTrue(result.stderr.hasPrefix("error: "), result.stderr, file: file, line: line)
-        XCTAssertTrue(result.stderr.contains(text), result.stderr, file: file, line: line)
-    }
-
     func testHelpListsTheSubcommands() throws {
         let result = try run(["--help"])
         XCTAssertEqual(result.status, 0)
@@ -97,5 +88,17 @@ final class CLITests: XCTestCase {
         let verified = try run(["assets", "--kind", "text", "--verify", "--json"], environment: ["INTRASLICE_CACHE": cache.path])
         try assertOneLineError(verified, contains: "do not match their pinned SHA-256")
         XCTAssertEqual(try lastJSONObject(verified.stdout)["error"] as? String != nil, true)
+    }
+}
+
+extension XCTestCase {
+    /// The tool failed with one `error: …` line on stderr containing `text`.
+    func assertOneLineError(_ result: (status: Int32, stdout: String, stderr: String), contains text: String,
+                            file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertNotEqual(result.status, 0, file: file, line: line)
+        let lines = result.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "stderr: \(result.stderr)", file: file, line: line)
+        XCTAssertTrue(result.stderr.hasPrefix("error: "), result.stderr, file: file, line: line)
+        XCTAssertTrue(result.stderr.contains(text), result.stderr, file: file, line: line)
     }
 }

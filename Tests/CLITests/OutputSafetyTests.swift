@@ -33,11 +33,12 @@ final class OutputSafetyTests: XCTestCase {
         ]
     }
 
-    /// Both commands with a folder `--output`.
+    /// Every command with a folder `--output`.
     func folderCommands(_ output: String, overwrite: Bool) -> [[String]] {
         let flag = overwrite ? ["--overwrite"] : []
         return [["prune", "--method", "magnitude", "--ratio", "0.2", "--model", missingModel, "--output", output] + flag,
-                ["export", "--model", missingModel, "--output", output] + flag]
+                ["export", "--model", missingModel, "--output", output] + flag,
+                ["synth", "--shape", "llama-2-7b", "--tokenizer", missingModel, "--output", output] + flag]
     }
 
     /// Runs `arguments` and asserts the refusal: non-zero exit, stderr exactly
@@ -173,8 +174,9 @@ final class OutputSafetyTests: XCTestCase {
         try fm.createDirectory(atPath: path("huggingface"), withIntermediateDirectories: false)
         try Data(#"{"model_type": "llama"}"#.utf8).write(to: folder.appendingPathComponent("huggingface/config.json"))
         try fm.createDirectory(atPath: path("empty"), withIntermediateDirectories: false)
-        let notOurs = "is not a folder intraslice wrote (a config.json with intraslice_pruned_layers and nothing but config.json, "
-            + "model.safetensors, pruning.json, statistics.h5, tokenizer.json), so it is not replaced"
+        let notOurs = "is not a folder intraslice wrote (a config.json with intraslice_pruned_layers or a synth.json with "
+            + "intraslice_synth_version, and nothing but config.json, model-NNNNN-of-NNNNN.safetensors, model.safetensors, "
+            + "model.safetensors.index.json, pruning.json, statistics.h5, synth.json, tokenizer.json), so it is not replaced"
         for name in ["with-notes", "repository", "huggingface", "empty"] {
             for command in folderCommands(path(name), overwrite: true) { try assertRefused(command, output: path(name), notOurs) }
         }

@@ -25,8 +25,9 @@ final class OutputFolderTests: XCTestCase {
         XCTAssertEqual(try? PathSnapshot(watched), before, "left as it was", file: file, line: line)
     }
 
-    let notOurs = "is not a folder intraslice wrote (a config.json with intraslice_pruned_layers and nothing but config.json, "
-        + "model.safetensors, pruning.json, statistics.h5, tokenizer.json), so it is not replaced"
+    let notOurs = "is not a folder intraslice wrote (a config.json with intraslice_pruned_layers or a synth.json with "
+        + "intraslice_synth_version, and nothing but config.json, model-NNNNN-of-NNNNN.safetensors, model.safetensors, "
+        + "model.safetensors.index.json, pruning.json, statistics.h5, synth.json, tokenizer.json), so it is not replaced"
 
     func testANewFolderIsAssembledUnderAPartialNameAndMovedIntoPlace() throws {
         let output = try OutputFolder(path("model"), overwrite: false)
@@ -56,6 +57,30 @@ final class OutputFolderTests: XCTestCase {
         }
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("pruned")), ["model.safetensors"])
         XCTAssertEqual(try String(contentsOfFile: path("pruned/model.safetensors"), encoding: .utf8), "new")
+    }
+
+    /// What `synth` writes: sharded weights, their index and `synth.json` with its key.
+    func makeSynthFolder(_ path: String, shards: [String], record: String = #"{"intraslice_synth_version": 1}"#) throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        for (name, text) in [("config.json", #"{"model_type": "llama"}"#), ("model.safetensors.index.json", "{}"), ("synth.json", record)]
+            + shards.map({ ($0, "weights") }) {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path).appendingPathComponent(name))
+        }
+    }
+
+    func testOverwriteReplacesASyntheticCheckpointWithItsShards() throws {
+        try makeSynthFolder(path("synth"), shards: ["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"])
+        try OutputFolder(path("synth"), overwrite: true).assemble { _ in }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: path("synth")), [])
+    }
+
+    func testOverwriteRefusesShardsOfOtherNamesAndASynthRecordWithoutItsKey() throws {
+        try makeSynthFolder(path("odd"), shards: ["model-1-of-2.safetensors"])
+        try assertRefused(path("odd"), overwrite: true, notOurs)
+        try makeSynthFolder(path("other"), shards: ["pytorch_model-00001-of-00002.bin"])
+        try assertRefused(path("other"), overwrite: true, notOurs)
+        try makeSynthFolder(path("unmarked"), shards: ["model-00001-of-00002.safetensors"], record: #"{"seed": 0}"#)
+        try assertRefused(path("unmarked"), overwrite: true, notOurs)
     }
 
     func testOverwriteRefusesAFolderHoldingAFileIntrasliceDoesNotWrite() throws {

@@ -32,6 +32,21 @@ enum HalfFloats {
         return UInt16(truncatingIfNeeded: rounded >> 16)
     }
 
+    /// Stores `values` as `dtype` (F32, F16 or BF16, little-endian) at `destination`, which
+    /// holds `values.count * dtype.byteSize` bytes; the 16-bit types round to nearest even.
+    static func encode(_ values: UnsafeBufferPointer<Float>, as dtype: SafetensorsDType, into destination: UnsafeMutableRawPointer) {
+        switch dtype {
+        case .f32:
+            for (i, v) in values.enumerated() { destination.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
+        case .f16:
+            for (i, v) in values.enumerated() { destination.storeBytes(of: Float16(v).bitPattern.littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+        case .bf16:
+            for (i, v) in values.enumerated() { destination.storeBytes(of: floatToBF16(v).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
+        default:
+            preconditionFailure("\(dtype) is not written from Float")
+        }
+    }
+
     /// Converts `count` elements of a float type at `source` (little-endian, unaligned) to Float.
     static func convert(_ dtype: SafetensorsDType, from source: UnsafeRawPointer, count: Int,
                         into destination: UnsafeMutablePointer<Float>) {

@@ -27,16 +27,8 @@ public struct SafetensorsWriter {
         }
         var data = Data(count: values.count * dtype.byteSize)
         data.withUnsafeMutableBytes { out in
-            switch dtype {
-            case .f32:
-                for (i, v) in values.enumerated() { out.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: 4 * i, as: UInt32.self) }
-            case .f16:
-                for (i, v) in values.enumerated() { out.storeBytes(of: Float16(v).bitPattern.littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
-            case .bf16:
-                for (i, v) in values.enumerated() { out.storeBytes(of: HalfFloats.floatToBF16(v).littleEndian, toByteOffset: 2 * i, as: UInt16.self) }
-            default:
-                preconditionFailure("checked above")
-            }
+            guard let base = out.baseAddress else { return }  // empty tensor
+            values.withUnsafeBufferPointer { HalfFloats.encode($0, as: dtype, into: base) }
         }
         entries.append((name, dtype, shape, data))
     }
@@ -47,15 +39,13 @@ public struct SafetensorsWriter {
         let ordered = entries.sorted {
             $0.dtype.byteSize != $1.dtype.byteSize ? $0.dtype.byteSize > $1.dtype.byteSize : $0.name < $1.name
         }
-        var header: [String: Any] = [:]
-        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var headerEntries: [SafetensorsHeaderEntry] = []
         var offset = 0
         for e in ordered {
-            header[e.name] = ["dtype": e.dtype.rawValue, "shape": e.shape, "data_offsets": [offset, offset + e.data.count]]
+            headerEntries.append(SafetensorsHeaderEntry(name: e.name, dtype: e.dtype, shape: e.shape, begin: offset, end: offset + e.data.count))
             offset += e.data.count
         }
-        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
-        json.append(contentsOf: [UInt8](repeating: 0x20, count: (8 - json.count % 8) % 8))
+        let json = try SafetensorsHeader.encode(headerEntries, metadata: metadata)
 
         var file = Data()
         var length = UInt64(json.count).littleEndian
