@@ -31,8 +31,12 @@ public enum Perplexity {
 
     /// Evaluates the first `windows` windows (all when nil), `batch` windows per forward call.
     /// With a resume log, windows it holds are taken from it and each new one is logged.
+    /// A streamed model (`streamed` holds its layers) runs layer by layer over as many
+    /// windows at once as `streamedStateBytes` holds, with the same per-call shapes as a
+    /// resident run, so both give the same bits.
     public static func evaluate(model: TransformerModel, ids: [Int32], seqlen: Int, windows: Int? = nil, batch: Int = 1,
-                                progress: ProgressLine? = nil, resume: ResumeScope? = nil) throws -> PerplexityResult {
+                                progress: ProgressLine? = nil, resume: ResumeScope? = nil,
+                                streamed: LayerSource? = nil, streamedStateBytes: Int = 1 << 30) throws -> PerplexityResult {
         guard seqlen >= 2 else { throw PerplexityError(description: "seqlen must be at least 2, got \(seqlen)") }
         try model.checkContext(seqlen, "the window length")
         let available = windowCount(tokenCount: ids.count, seqlen: seqlen)
@@ -43,27 +47,39 @@ public enum Perplexity {
         let start = monotonicSeconds()
         var sums = (0..<count).map { resume?.values(of: "window \($0)")?.first }
         let pending = (0..<count).filter { sums[$0] == nil }
-        var next = 0
-        while next < pending.count {
-            let chosen = Array(pending[next..<min(pending.count, next + batch)])
-            let tokens = chosen.flatMap { ids[($0 * seqlen)..<(($0 + 1) * seqlen)] }
-            let hidden = try model.hiddenStates(tokens: tokens, batch: chosen.count)
-            // Row t of a window predicts token t + 1; the window's last row predicts nothing.
-            var targets = [Int32](repeating: -1, count: tokens.count)
-            for w in chosen.indices { for t in 0..<(seqlen - 1) { targets[w * seqlen + t] = tokens[w * seqlen + t + 1] } }
-            let nll = model.negativeLogLikelihoods(hidden: hidden, targets: targets)
-            for (w, window) in chosen.enumerated() {
-                let sum = nll[(w * seqlen)..<((w + 1) * seqlen)].reduce(0, +)
-                guard sum.isFinite else {
-                    throw PerplexityError(description: "window \(window): the negative log-likelihood is \(sum) (the model's logits overflow); no perplexity")
-                }
-                sums[window] = sum
-                try resume?.record("window \(window)", [sum])
+        // Calls of `batch` windows; a streamed model takes several calls per pass over its layers.
+        let calls = stride(from: 0, to: pending.count, by: batch).map { Array(pending[$0..<min(pending.count, $0 + batch)]) }
+        let callsPerPass = streamed == nil ? 1 : max(1, streamedStateBytes / (2 * 4 * batch * seqlen * model.widestResidual))
+        var done = 0
+        for passStart in stride(from: 0, to: calls.count, by: callsPerPass) {
+            let pass = Array(calls[passStart..<min(calls.count, passStart + callsPerPass)])
+            let tokens = pass.map { chosen in chosen.flatMap { ids[($0 * seqlen)..<(($0 + 1) * seqlen)] } }
+            let hidden = try streamed.map { try model.hiddenStates(calls: tokens, sequenceLength: seqlen, layers: $0) }
+                ?? [try model.hiddenStates(tokens: tokens[0], batch: pass[0].count)]
+            for (chosen, (callTokens, callHidden)) in zip(pass, zip(tokens, hidden)) {
+                try score(model: model, hidden: callHidden, tokens: callTokens, windows: chosen, seqlen: seqlen, sums: &sums, resume: resume)
+                done += chosen.count
+                progress?.update(done: count - pending.count + done, rateUnits: done * seqlen)
             }
-            next += chosen.count
-            progress?.update(done: count - pending.count + next, rateUnits: next * seqlen)
         }
         return PerplexityResult(seqlen: seqlen, windows: count, windowNLLSums: sums.map { $0! }, seconds: monotonicSeconds() - start,
                                 computedWindows: pending.count)
+    }
+
+    /// Each window's NLL sum from the hidden states of one call, recorded in `sums` and the log.
+    private static func score(model: TransformerModel, hidden: Matrix<Float>, tokens: [Int32], windows chosen: [Int], seqlen: Int,
+                              sums: inout [Double?], resume: ResumeScope?) throws {
+        // Row t of a window predicts token t + 1; the window's last row predicts nothing.
+        var targets = [Int32](repeating: -1, count: tokens.count)
+        for w in chosen.indices { for t in 0..<(seqlen - 1) { targets[w * seqlen + t] = tokens[w * seqlen + t + 1] } }
+        let nll = model.negativeLogLikelihoods(hidden: hidden, targets: targets)
+        for (w, window) in chosen.enumerated() {
+            let sum = nll[(w * seqlen)..<((w + 1) * seqlen)].reduce(0, +)
+            guard sum.isFinite else {
+                throw PerplexityError(description: "window \(window): the negative log-likelihood is \(sum) (the model's logits overflow); no perplexity")
+            }
+            sums[window] = sum
+            try resume?.record("window \(window)", [sum])
+        }
     }
 }

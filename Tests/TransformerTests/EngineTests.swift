@@ -32,7 +32,7 @@ final class EngineTests: XCTestCase {
     func testLayerMajorRunEqualsTheOrdinaryForwardBitForBit() throws {
         let model = TinyModels.wide()
         let groups = [tokens(2 * 300, seed: 1), tokens(2 * 300, seed: 2), tokens(2 * 300, seed: 3)]
-        let layerMajor = try model.hiddenStates(groups: groups, batch: 2, layers: ResidentLayers(model.layers))
+        let layerMajor = try model.hiddenStates(calls: groups, sequenceLength: 300, layers: ResidentLayers(model.layers))
         for (group, states) in zip(groups, layerMajor) {
             XCTAssertEqual(try model.hiddenStates(tokens: group, batch: 2).elements, states.elements)
         }
