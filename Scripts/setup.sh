@@ -20,7 +20,7 @@ Installs missing Debian packages (apt-get, through sudo when not root), fetches 
 assets, runs 'swift build -c release' and then Scripts/main-job.sh if present.
 
 Options (passed on to Scripts/fetch-assets.sh):
-  --with-gemma, --with-qwen, --all-models, --wikitext PATH, --verify-only
+  --with-gemma, --with-qwen, --with-qwen-1.5b, --all-models, --wikitext PATH, --verify-only
 Own options:
   --no-build        stop after fetching: no swift build, no main job
   -h, --help        show this help
@@ -30,7 +30,7 @@ EOF
 fetch_args=() build=1
 while (($# > 0)); do
   case $1 in
-    --with-gemma | --with-qwen | --all-models | --verify-only | --wikitext=*) fetch_args+=("$1") ;;
+    --with-gemma | --with-qwen | --with-qwen-1.5b | --all-models | --verify-only | --wikitext=*) fetch_args+=("$1") ;;
     --wikitext)
       (($# >= 2)) || die "--wikitext needs a path"
       fetch_args+=("$1" "$2")

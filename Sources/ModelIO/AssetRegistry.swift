@@ -91,6 +91,11 @@ public enum AssetRegistry {
               relativePath: "models/qwen2.5-0.5b/qwen2.5-0.5b-coder-instruct.gguf",
               sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
               fetchFlag: "--with-qwen", aliases: ["qwen2.5"]),
+        // Scale runs only (28 layers, hidden 1536, Q4_K_M); hash measured on the first fetch.
+        Asset(id: "qwen2.5-1.5b", kind: .model,
+              relativePath: "models/qwen2.5-1.5b/qwen2.5-1.5b.gguf",
+              sha256: "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+              fetchFlag: "--with-qwen-1.5b"),
 
         Asset(id: "wikitext2", kind: .text, relativePath: "text/wikitext2-test.raw",
               sha256: "4f3e427e4aff23acff917a8a51aeae21bf12832256e26914c8fc250dcef4103c",
