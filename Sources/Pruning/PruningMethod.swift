@@ -37,14 +37,23 @@ public struct PruningContext {
     public let progress: (String) -> Void
     /// Where the run saves its state after finished layers and resumes from (nil: never).
     public let checkpoints: PruneCheckpoints?
+    /// A streamed model's layers move in and out through this (nil: the model is resident).
+    public let streaming: LayerStreaming?
 
     public init(ratio: PruningRatio, calibration: CalibrationSet?, sequencesPerGroup: Int = 1, checkpoints: PruneCheckpoints? = nil,
-                progress: @escaping (String) -> Void = { _ in }) {
+                streaming: LayerStreaming? = nil, progress: @escaping (String) -> Void = { _ in }) {
+        precondition(streaming == nil || checkpoints == nil, "a streamed prune keeps no saved states")
         self.ratio = ratio
         self.calibration = calibration
         self.sequencesPerGroup = sequencesPerGroup
         self.checkpoints = checkpoints
+        self.streaming = streaming
         self.progress = progress
+    }
+
+    /// Called before a method works on layer `index`: a streamed model's layer is read in.
+    func enter(_ index: Int, _ model: inout TransformerModel) throws {
+        try streaming?.load(index, into: &model)
     }
 
     /// Applies a saved state of an interrupted run with the same settings to `model`, `flow`
@@ -60,11 +69,13 @@ public struct PruningContext {
         return (state.nextLayer, state.extras)
     }
 
-    /// Saves the state after a finished layer (see `PruneCheckpoints.save`).
-    func layerFinished(_ index: Int, model: TransformerModel, flow: CalibrationFlow?, statistics: PruningStatistics,
+    /// Saves the state after a finished layer (see `PruneCheckpoints.save`); a streamed
+    /// model's layer goes to the output.
+    func layerFinished(_ index: Int, model: inout TransformerModel, flow: CalibrationFlow?, statistics: PruningStatistics,
                        extras: @autoclosure () -> [String: Matrix<Double>] = [:]) throws {
         try checkpoints?.save(PruneState(nextLayer: index + 1, model: model, flowStates: flow?.states ?? [], statistics: statistics,
                                          extras: extras()), layerCount: model.layers.count)
+        try streaming?.finish(index, in: &model)
     }
 
     func requireCalibration(_ method: String) throws -> CalibrationSet {

@@ -43,3 +43,16 @@ public struct DecoderLayer: Sendable {
             + mlpNorm.count + mlp.parameterCount + (postMLPNorm?.count ?? 0) + shortcutParameterCount
     }
 }
+
+extension DecoderLayer {
+    /// Stands in a streamed model's layer list for a layer whose weights are still in the
+    /// checkpoint (or already written out): it has no weights and must not run.
+    public static let unloaded = DecoderLayer(
+        attentionNorm: [], attention: Attention(numHeads: 0, numKVHeads: 0, kvHeadOfQueryHead: [], qkHeadDim: 0, vHeadDim: 0,
+                                                ropeInverseFrequencies: [], wq: Matrix(rows: 0, cols: 0), wk: Matrix(rows: 0, cols: 0),
+                                                wv: Matrix(rows: 0, cols: 0), wo: Matrix(rows: 0, cols: 0)),
+        mlpNorm: [], mlp: MLP(wGate: Matrix(rows: 0, cols: 0), wUp: Matrix(rows: 0, cols: 0), wDown: Matrix(rows: 0, cols: 0), activation: .silu))
+
+    /// Whether this is `unloaded` (a layer without weights).
+    public var isUnloaded: Bool { attention.numHeads == 0 && attentionNorm.isEmpty }
+}

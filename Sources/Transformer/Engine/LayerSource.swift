@@ -6,8 +6,14 @@ public protocol LayerSource: AnyObject {
     /// Layer `index` in Float32, exactly as a resident load would build it. The caller
     /// holds it only while it runs; the source releases the mapped pages it read.
     func layer(_ index: Int) throws -> DecoderLayer
-    /// The Float32 size of layer `index`, from its shapes alone (nothing is converted).
-    func layerBytes(_ index: Int) -> Int
+    /// Parameters of layer `index` (its Float32 size is 4 bytes each), and how many of them
+    /// are SliceGPT shortcut matrices, known without converting it again.
+    func parameterCount(_ index: Int) -> (total: Int, shortcuts: Int)
+}
+
+extension LayerSource {
+    /// The Float32 size of the largest layer: what a streamed run holds of the weights.
+    public var largestLayerBytes: Int { (0..<layerCount).map { 4 * parameterCount($0).total }.max() ?? 0 }
 }
 
 /// The layers of a resident model, served by reference.
@@ -18,5 +24,7 @@ public final class ResidentLayers: LayerSource {
 
     public var layerCount: Int { layers.count }
     public func layer(_ index: Int) throws -> DecoderLayer { layers[index] }
-    public func layerBytes(_ index: Int) -> Int { 4 * layers[index].parameterCount }
+    public func parameterCount(_ index: Int) -> (total: Int, shortcuts: Int) {
+        (layers[index].parameterCount, layers[index].shortcutParameterCount)
+    }
 }
