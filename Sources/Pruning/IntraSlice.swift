@@ -54,7 +54,7 @@ struct IntraSlice: PruningMethod {
         }
         let width = original.outputInputWidth
         let step = IntraSliceAttention(layer: index, keep: width - Int((ratio.value * Double(width)).rounded(.toNearestOrEven)),
-                                       prunesQueryKeyPairs: ArchitectureAdapter(model.architecture).queryKeyPairObstacle == nil)
+                                       prunesQueryKeyPairs: ArchitectureAdapter(model).queryKeyPairObstacle == nil)
         let heads = try step.planHeads(original, covariance: observer.covariance.matrix)
         let pairs = step.planPairs(original, keptHeads: heads.keptHeads, headSize: heads.headSize, products: observer.queryKeyProducts)
         statistics.record(layer: index, site: "attention", "channel_scores", heads.scores)

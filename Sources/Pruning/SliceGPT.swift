@@ -22,7 +22,7 @@ struct SliceGPT: PruningMethod {
     }
 
     func prune(_ model: inout TransformerModel, context: PruningContext) throws -> PruningStatistics {
-        let adapter = ArchitectureAdapter(model.architecture)
+        let adapter = ArchitectureAdapter(model)
         try check(adapter)
         let calibration = try context.requireCalibration(name)
         let hidden = model.embeddingWidth
