@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "H5StoreTests", dependencies: ["H5Store", "TestSupport"]),
         .testTarget(name: "ModelIOTests", dependencies: ["ModelIO", "H5Store", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ModelIO"]),
-        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "ModelIO", "LinAlg", "TestSupport"]),
+        .testTarget(name: "TransformerTests", dependencies: ["Transformer", "ModelIO", "LinAlg", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "Evaluation", "Datasets", "Transformer", "ModelIO", "LinAlg", "H5Store", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "Transformer", "ModelIO", "LinAlg", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "H5Store", "TestSupport"]),

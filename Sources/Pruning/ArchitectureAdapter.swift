@@ -1,35 +1,35 @@
 import LinAlg
 import Transformer
 
-/// What a compression method may assume about an architecture, and where its parts are.
-/// The weights of every architecture already share one layout in `TransformerModel`
+/// What a compression method may assume about a model, and where its parts are.
+/// The weights of every family already share one layout in `TransformerModel`
 /// (fused [Q; K; V] and [gate; up] rows, half-split RoPE), so the adapter's job is to say
 /// which transformations keep the function unchanged, and to do the surgery methods ask for
-/// (`LayerSurgery`) without them touching rows and columns themselves.
+/// (`LayerSurgery`) without them touching rows and columns themselves. What it says follows
+/// from the model's structure (which norms its layers have), never from the family's name.
 public struct ArchitectureAdapter: Sendable {
-    public let architecture: Architecture
-
-    public init(_ architecture: Architecture) { self.architecture = architecture }
-
     /// Why the residual stream cannot be rotated without changing the function (SliceGPT's
     /// computational invariance), or nil when it can. RMSNorm commutes with an orthogonal
     /// Q only when nothing else normalises or scales the stream along the way.
-    public var rotationObstacle: String? {
-        switch architecture {
-        case .llama, .qwen2, .phi3:
-            return nil
-        case .gemma3:
-            return "gemma3 normalises each module's output (post-attention and post-feedforward RMSNorms) before it joins the "
-                + "residual stream, so a rotation Q of the stream does not pass through those norms and the sliced model "
-                + "would compute a different function"
-        }
-    }
-
+    public let rotationObstacle: String?
     /// Why the query/key head size cannot shrink by dropping rotary pairs, or nil when it can.
-    /// Gemma 3 normalises each query and key head over all its dimensions before RoPE, so
-    /// dropping dimensions changes the norm of the ones that stay.
-    public var queryKeyPairObstacle: String? {
-        architecture == .gemma3 ? "gemma3's q/k RMSNorm spans the whole head, so rotary pairs cannot be dropped" : nil
+    public let queryKeyPairObstacle: String?
+
+    public init(_ model: TransformerModel) {
+        let family = model.architecture.name
+        if let index = model.layers.firstIndex(where: { $0.postAttentionNorm != nil || $0.postMLPNorm != nil }) {
+            rotationObstacle = "layer \(index) of this \(family) model normalises its module outputs (post-attention/post-MLP "
+                + "RMSNorms) before they join the residual stream, so a rotation Q of the stream does not pass through those "
+                + "norms and the sliced model would compute a different function"
+        } else {
+            rotationObstacle = nil
+        }
+        if let index = model.layers.firstIndex(where: { $0.attention.qNorm != nil || $0.attention.kNorm != nil }) {
+            queryKeyPairObstacle = "layer \(index) of this \(family) model normalises each query and key head over all its "
+                + "dimensions (q/k RMSNorm) before RoPE, so dropping rotary pairs would change the norm of the pairs kept"
+        } else {
+            queryKeyPairObstacle = nil
+        }
     }
 
     /// Folds every residual-stream RMSNorm scale into the linears that read it, leaving

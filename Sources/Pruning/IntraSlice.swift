@@ -27,15 +27,16 @@ struct IntraSlice: PruningMethod {
         var statistics = PruningStatistics()
         let start = try context.resume(&model, flow: flow, statistics: &statistics).nextLayer
         for index in start..<model.layers.count {
+            try context.enter(index, &model)
             let original = model.layers[index]
             let middle = try pruneAttention(index, &model, flow: flow, ratio: context.ratio, statistics: &statistics)
             let outputs = try pruneMLP(index, &model, flow: flow, middle: middle, budget: LayerBudget(layer: original, ratio: context.ratio),
                                        statistics: &statistics)
             flow.advance(to: outputs)
-            try context.layerFinished(index, model: model, flow: flow, statistics: statistics)
             let a = model.layers[index].attention
             context.progress("layer \(index + 1)/\(model.layers.count): \(a.numHeads)/\(original.attention.numHeads) heads of "
                              + "\(a.vHeadDim) (Q/K \(a.qkHeadDim)), \(model.layers[index].mlp.width)/\(original.mlp.width) MLP channels")
+            try context.layerFinished(index, model: &model, flow: flow, statistics: statistics)
         }
         return statistics
     }
@@ -54,7 +55,7 @@ struct IntraSlice: PruningMethod {
         }
         let width = original.outputInputWidth
         let step = IntraSliceAttention(layer: index, keep: width - Int((ratio.value * Double(width)).rounded(.toNearestOrEven)),
-                                       prunesQueryKeyPairs: ArchitectureAdapter(model.architecture).queryKeyPairObstacle == nil)
+                                       prunesQueryKeyPairs: ArchitectureAdapter(model).queryKeyPairObstacle == nil)
         let heads = try step.planHeads(original, covariance: observer.covariance.matrix)
         let pairs = step.planPairs(original, keptHeads: heads.keptHeads, headSize: heads.headSize, products: observer.queryKeyProducts)
         statistics.record(layer: index, site: "attention", "channel_scores", heads.scores)

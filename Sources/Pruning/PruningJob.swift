@@ -41,7 +41,7 @@ public struct PruningJob {
     /// Prunes `loaded` (whose checkpoint hash is `sourceSHA256`) and writes the folder.
     public func run(_ loaded: LoadedModel, sourceSHA256: String, output: OutputFolder,
                     progress: @escaping (String) -> Void) throws -> Outcome {
-        try method.check(ArchitectureAdapter(loaded.model.architecture))
+        try method.check(ArchitectureAdapter(loaded.model))
         if let calibration { try loaded.model.checkContext(calibration.seqlen, "the calibration window length") }
 
         var timings: [String: Double] = ["load_s": loaded.loadSeconds]

@@ -22,7 +22,7 @@ struct SliceGPT: PruningMethod {
     }
 
     func prune(_ model: inout TransformerModel, context: PruningContext) throws -> PruningStatistics {
-        let adapter = ArchitectureAdapter(model.architecture)
+        let adapter = ArchitectureAdapter(model)
         try check(adapter)
         let calibration = try context.requireCalibration(name)
         let hidden = model.embeddingWidth
@@ -79,9 +79,9 @@ struct SliceGPT: PruningMethod {
             let qOutputFloat = qOutput.asFloat
             flow.advance(to: outputs.map { matmul($0, qOutputFloat) })
             inputBasis = qOutput
-            try context.layerFinished(index, model: model, flow: flow, statistics: statistics, extras: [Self.inputBasisKey: inputBasis])
             context.progress("layer \(index + 1)/\(model.layers.count): kept \(String(format: "%.4f", middleBasis.varianceKept(d))) "
                              + "and \(String(format: "%.4f", outputBasis.varianceKept(outputWidth))) of the variance")
+            try context.layerFinished(index, model: &model, flow: flow, statistics: statistics, extras: [Self.inputBasisKey: inputBasis])
         }
         model.lmHead = rotate(model.lmHead!, inputBasis)
         model.finalNorm = [Float](repeating: 1, count: inputBasis.cols)

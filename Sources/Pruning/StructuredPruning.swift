@@ -25,6 +25,7 @@ struct StructuredPruning: PruningMethod {
             : nil
         let start = try context.resume(&model, flow: flow, statistics: &statistics).nextLayer
         for index in start..<model.layers.count {
+            try context.enter(index, &model)
             let layer = model.layers[index]
             let plan = LayerBudget(layer: layer, ratio: context.ratio)
             let groupsRemoved = plan.groupsRemoved
@@ -65,9 +66,9 @@ struct StructuredPruning: PruningMethod {
             statistics.record(layer: index, site: "mlp", "kept_channels", kept)
 
             if let flow { flow.advance(to: try flow.outputsKeeping(kept, of: model, downInputs: downInputs, middle: middle)) }
-            try context.layerFinished(index, model: model, flow: flow, statistics: statistics)
             context.progress("layer \(index + 1)/\(model.layers.count): kept \(keptHeads.count)/\(a.numHeads) query heads, "
                              + "\(kept.count)/\(layer.mlp.width) MLP channels")
+            try context.layerFinished(index, model: &model, flow: flow, statistics: statistics)
         }
         return statistics
     }

@@ -7,7 +7,7 @@ public struct ContextLengthError: Error, CustomStringConvertible {
 
 extension TransformerModel {
     /// The longest sequence the checkpoint declares, if it declares one.
-    public var contextLength: Int? { config.maxPositionEmbeddings }
+    public var contextLength: Int? { config.contextLength }
 
     /// Refuses `length` tokens in one sequence (`what` says where the length comes from).
     public func checkContext(_ length: Int, _ what: String) throws {

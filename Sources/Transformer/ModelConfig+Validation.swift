@@ -32,25 +32,11 @@ extension ModelConfig {
         }
         guard resolvedHeadDim % 2 == 0 else { throw fail("the head size \(resolvedHeadDim) is odd; rotary embeddings need pairs") }
         try positive(rmsNormEps, "rms_norm_eps")
-        try positive(ropeTheta, "rope_theta")
-        if let kind = ropeScaling?.kind, !["default", "llama3", "linear"].contains(kind) {
-            throw fail("unsupported rope_scaling type '\(kind)' (default, linear and llama3 are implemented)")
-        }
-        if let factor = ropeScaling?.factor { try positive(factor, "rope_scaling.factor") }
-        if ropeScaling?.kind == "linear", ropeScaling?.factor == nil { throw fail("rope_scaling of type linear needs factor") }
-        if let ropeScaling, ropeScaling.kind == "llama3" {
-            for (value, name) in [(ropeScaling.factor, "factor"), (ropeScaling.lowFreqFactor, "low_freq_factor"),
-                                  (ropeScaling.highFreqFactor, "high_freq_factor")] {
-                guard let value else { throw fail("rope_scaling of type llama3 needs \(name)") }
-                try positive(value, "rope_scaling.\(name)")
-            }
-            guard let original = ropeScaling.originalMaxPositionEmbeddings else {
-                throw fail("rope_scaling of type llama3 needs original_max_position_embeddings")
-            }
-            try positive(original, "rope_scaling.original_max_position_embeddings")
-            guard ropeScaling.highFreqFactor != ropeScaling.lowFreqFactor else {
-                throw fail("rope_scaling: high_freq_factor equals low_freq_factor")
-            }
+        if let ropeLocalBaseFreq { try positive(ropeLocalBaseFreq, "rope_local_base_freq") }
+        try validateRope(rope(slidingLayer: false), fail: fail)
+        if hasSlidingLayers { try validateRope(rope(slidingLayer: true), fail: fail) }
+        if let partialRotaryFactor, partialRotaryFactor != 1 {
+            throw fail("partial_rotary_factor is \(partialRotaryFactor); only rotary embeddings over the whole head (1) are implemented")
         }
         if let maxPositionEmbeddings { try positive(maxPositionEmbeddings, "max_position_embeddings", limit: 1 << 30) }
         if let slidingWindow { try positive(slidingWindow, "sliding_window", limit: 1 << 30) }
@@ -63,13 +49,16 @@ extension ModelConfig {
                 throw fail("layer_types has unknown entry '\(unknown)' (sliding_attention or full_attention)")
             }
         }
-        if let ropeLocalBaseFreq { try positive(ropeLocalBaseFreq, "rope_local_base_freq") }
+        if let maxWindowLayers, maxWindowLayers < 0 { throw fail("max_window_layers is \(maxWindowLayers); it must not be negative") }
+        for (value, name) in [(finalLogitSoftcapping, "final_logit_softcapping"), (attnLogitSoftcapping, "attn_logit_softcapping")] {
+            if let value { throw fail("\(name) is \(value); soft-capping is not implemented") }
+        }
+        if useBidirectionalAttention == true { throw fail("use_bidirectional_attention is true; only causal attention is implemented") }
         if let queryPreAttnScalar { try positive(queryPreAttnScalar, "query_pre_attn_scalar") }
         if let rmsNormDivisor { try positive(rmsNormDivisor, "rms_norm_divisor") }
-        for activation in [hiddenActivation, hiddenAct].compactMap({ $0 }) {
-            let expected = architecture == .gemma3 ? ["gelu_pytorch_tanh", "gelu"] : ["silu"]
-            guard expected.contains(activation) else {
-                throw fail("activation '\(activation)' is not the one this architecture's forward pass implements (\(expected[0]))")
+        if let family = architecture {
+            for activation in [hiddenActivation, hiddenAct].compactMap({ $0 }) where !family.activationNames.contains(activation) {
+                throw fail("activation '\(activation)' is not the one the \(family) forward pass implements (\(family.activationNames[0]))")
             }
         }
         if let prunedLayers {
@@ -77,6 +66,57 @@ extension ModelConfig {
                 throw fail("intraslice_pruned_layers lists \(prunedLayers.count) layer shapes for \(numHiddenLayers) layers")
             }
             for (index, spec) in prunedLayers.enumerated() { try spec.validate(layer: index, fail: fail) }
+        }
+    }
+}
+
+extension ModelConfig {
+    /// The RoPE of one kind of layer: a base, and a scaling the forward pass implements with
+    /// every number it needs.
+    private func validateRope(_ rope: LayerRope, fail: (String) -> ModelFileError) throws {
+        guard let base = rope.base else {
+            throw fail("rope_theta is missing (neither rope_theta nor rope_parameters gives the RoPE base)")
+        }
+        guard base.isFinite, base > 0 else { throw fail("rope_theta is \(base); it must be a positive finite number") }
+        guard let scaling = rope.scaling else { return }
+        let field = ropeScaling == nil && ropeParameters != nil ? "rope_parameters" : "rope_scaling"
+        func positive(_ value: Double?, _ name: String) throws {
+            guard let value else { throw fail("\(field) of type \(scaling.kind) needs \(name)") }
+            guard value.isFinite, value > 0 else { throw fail("\(field).\(name) is \(value); it must be a positive finite number") }
+        }
+        guard ["default", "linear", "llama3", "longrope"].contains(scaling.kind) else {
+            throw fail("unsupported \(field) type '\(scaling.kind)' (default, linear, llama3 and longrope are implemented)")
+        }
+        if let factor = scaling.factor { try positive(factor, "factor") }
+        if let partial = scaling.partialRotaryFactor, partial != 1 {
+            throw fail("\(field).partial_rotary_factor is \(partial); only rotary embeddings over the whole head (1) are implemented")
+        }
+        switch scaling.kind {
+        case "linear":
+            try positive(scaling.factor, "factor")
+        case "llama3":
+            for (value, name) in [(scaling.factor, "factor"), (scaling.lowFreqFactor, "low_freq_factor"),
+                                  (scaling.highFreqFactor, "high_freq_factor")] {
+                try positive(value, name)
+            }
+            try positive(scaling.originalMaxPositionEmbeddings.map(Double.init), "original_max_position_embeddings")
+            guard scaling.highFreqFactor != scaling.lowFreqFactor else {
+                throw fail("\(field): high_freq_factor equals low_freq_factor")
+            }
+        case "longrope":
+            let pairs = resolvedHeadDim / 2
+            for (factors, name) in [(scaling.shortFactor, "short_factor"), (scaling.longFactor, "long_factor")] {
+                guard let factors, factors.count == pairs, factors.allSatisfy({ $0.isFinite && $0 > 0 }) else {
+                    throw fail("\(field) of type longrope needs \(name) with \(pairs) positive finite values (one per rotary pair)")
+                }
+            }
+            try positive(scaling.originalMaxPositionEmbeddings.map(Double.init), "original_max_position_embeddings")
+            if let attentionFactor = scaling.attentionFactor { try positive(attentionFactor, "attention_factor") }
+            else if scaling.factor == nil, maxPositionEmbeddings == nil {
+                throw fail("\(field) of type longrope needs factor or max_position_embeddings (for the attention factor)")
+            }
+        default:
+            break
         }
     }
 }

@@ -12,20 +12,37 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var headDim: Int?
     public var vocabSize: Int
     public var rmsNormEps: Double
-    public var ropeTheta: Double
+    /// The RoPE base and scaling as configs before transformers 5 state them (and the
+    /// published checkpoints do); transformers 5 writes `rope_parameters` instead. Read
+    /// them through `rope(slidingLayer:)`.
+    public var ropeTheta: Double?
     public var ropeScaling: RopeScaling?
+    public var ropeParameters: RopeParameters?
+    /// Phi-3 keeps LongRoPE's pre-training length here rather than in `rope_scaling`.
+    public var originalMaxPositionEmbeddings: Int?
+    /// Only 1 (every head dimension rotates) is implemented.
+    public var partialRotaryFactor: Double?
     public var tieWordEmbeddings: Bool?
     public var maxPositionEmbeddings: Int?
     public var attentionBias: Bool?
-    /// Gemma 3: sliding-window size, how often a global layer comes, the local RoPE base,
-    /// the attention scale's denominator and the activation.
+    /// Which layers slide over how many positions: the family's `SlidingWindowRule` reads
+    /// `layer_types`, Gemma 3's `sliding_window_pattern` or Qwen2's `use_sliding_window`
+    /// and `max_window_layers`.
     public var slidingWindow: Int?
     public var slidingWindowPattern: Int?
     public var layerTypes: [String]?
+    public var useSlidingWindow: Bool?
+    public var maxWindowLayers: Int?
+    /// Gemma 3: the local RoPE base, the attention scale's denominator and the activation.
     public var ropeLocalBaseFreq: Double?
     public var queryPreAttnScalar: Double?
     public var hiddenActivation: String?
     public var hiddenAct: String?
+    /// Gemma variants the forward pass does not implement (soft-capped scores, attention
+    /// in both directions); read only to refuse them.
+    public var finalLogitSoftcapping: Double?
+    public var attnLogitSoftcapping: Double?
+    public var useBidirectionalAttention: Bool?
     /// Pruned checkpoints written by this harness: each layer's own shape, and SliceGPT's
     /// RMSNorm divisor (the original hidden size). Absent in ordinary checkpoints.
     public var prunedLayers: [PrunedLayerSpec]?
@@ -42,11 +59,16 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         case numHiddenLayers = "num_hidden_layers", numAttentionHeads = "num_attention_heads"
         case numKeyValueHeads = "num_key_value_heads", headDim = "head_dim", vocabSize = "vocab_size"
         case rmsNormEps = "rms_norm_eps", ropeTheta = "rope_theta", ropeScaling = "rope_scaling"
+        case ropeParameters = "rope_parameters", originalMaxPositionEmbeddings = "original_max_position_embeddings"
+        case partialRotaryFactor = "partial_rotary_factor"
         case tieWordEmbeddings = "tie_word_embeddings", maxPositionEmbeddings = "max_position_embeddings"
         case attentionBias = "attention_bias", slidingWindow = "sliding_window"
         case slidingWindowPattern = "sliding_window_pattern", layerTypes = "layer_types"
+        case useSlidingWindow = "use_sliding_window", maxWindowLayers = "max_window_layers"
         case ropeLocalBaseFreq = "rope_local_base_freq", queryPreAttnScalar = "query_pre_attn_scalar"
         case hiddenActivation = "hidden_activation", hiddenAct = "hidden_act"
+        case finalLogitSoftcapping = "final_logit_softcapping", attnLogitSoftcapping = "attn_logit_softcapping"
+        case useBidirectionalAttention = "use_bidirectional_attention"
         case prunedLayers = "intraslice_pruned_layers", rmsNormDivisor = "rms_norm_divisor"
         case normsIncludeOffset = "intraslice_norms_include_offset", tokenizerSource = "intraslice_tokenizer_source"
     }
@@ -70,16 +92,27 @@ public struct ModelConfig: Codable, Sendable, Equatable {
         self.maxPositionEmbeddings = maxPositionEmbeddings
     }
 
-    public var architecture: Architecture? { Architecture(modelType: modelType) }
+    public var architecture: ArchitectureFamily? { ArchitectureFamily(modelType: modelType) }
     public var resolvedHeadDim: Int { headDim ?? hiddenSize / numAttentionHeads }
 
-    /// Whether layer `index` uses sliding-window attention (Gemma 3: all but every
-    /// `slidingWindowPattern`-th layer, unless `layer_types` says otherwise).
+    /// Whether layer `index` uses sliding-window attention, by the family's rule.
     public func isSlidingLayer(_ index: Int) -> Bool {
-        guard slidingWindow != nil else { return false }
-        if let layerTypes, index < layerTypes.count { return layerTypes[index] == "sliding_attention" }
-        guard let pattern = slidingWindowPattern, pattern > 0 else { return false }
-        return (index + 1) % pattern != 0
+        guard slidingWindow != nil, let rule = architecture?.slidingWindow else { return false }
+        func listed() -> Bool? {
+            guard let layerTypes, index < layerTypes.count else { return nil }
+            return layerTypes[index] == "sliding_attention"
+        }
+        switch rule {
+        case .never:
+            return false
+        case .everyLayer:
+            return true
+        case .alternating(let defaultPattern):
+            let pattern = slidingWindowPattern ?? defaultPattern
+            return listed() ?? (pattern > 0 && (index + 1) % pattern != 0)
+        case .fromLayer(let defaultFirst):
+            return listed() ?? (useSlidingWindow == true && index >= (maxWindowLayers ?? defaultFirst))
+        }
     }
 }
 
@@ -115,46 +148,5 @@ public struct PrunedLayerSpec: Codable, Sendable, Equatable {
         self.ropeInverseFrequencies = ropeInverseFrequencies
         self.attentionScale = attentionScale
         self.intermediateSize = intermediateSize
-    }
-}
-
-/// `rope_scaling` of a HuggingFace config; `llama3` is the scaling Llama-3.1/3.2 use.
-public struct RopeScaling: Codable, Sendable, Equatable {
-    public var ropeType: String?
-    public var type: String?
-    public var factor: Double?
-    public var lowFreqFactor: Double?
-    public var highFreqFactor: Double?
-    public var originalMaxPositionEmbeddings: Int?
-
-    enum CodingKeys: String, CodingKey {
-        case ropeType = "rope_type", type, factor, lowFreqFactor = "low_freq_factor"
-        case highFreqFactor = "high_freq_factor", originalMaxPositionEmbeddings = "original_max_position_embeddings"
-    }
-
-    public init(ropeType: String?, factor: Double?, lowFreqFactor: Double? = nil, highFreqFactor: Double? = nil,
-                originalMaxPositionEmbeddings: Int? = nil) {
-        self.ropeType = ropeType
-        self.factor = factor
-        self.lowFreqFactor = lowFreqFactor
-        self.highFreqFactor = highFreqFactor
-        self.originalMaxPositionEmbeddings = originalMaxPositionEmbeddings
-    }
-
-    public var kind: String { ropeType ?? type ?? "default" }
-}
-
-/// The architectures the forward pass implements.
-public enum Architecture: String, Sendable, CaseIterable {
-    case llama, qwen2, gemma3, phi3
-
-    public init?(modelType: String) {
-        switch modelType {
-        case "llama", "mistral": self = .llama
-        case "qwen2": self = .qwen2
-        case "gemma3", "gemma3_text": self = .gemma3
-        case "phi3": self = .phi3
-        default: return nil
-        }
     }
 }

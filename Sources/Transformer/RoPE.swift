@@ -25,6 +25,12 @@ public enum RoPE {
                 }
             case "linear":
                 frequencies = frequencies.map { $0 / (scaling.factor ?? 1) }
+            case "longrope":
+                // Phi-3: each pair's own divisor. The short factors serve sequences up to the
+                // original length, the only ones the harness runs (`ModelConfig.contextLength`).
+                if let short = scaling.shortFactor, short.count == frequencies.count {
+                    frequencies = zip(frequencies, short).map { $0 / $1 }
+                }
             default:
                 break
             }
@@ -32,6 +38,19 @@ public enum RoPE {
         return frequencies.map(Float.init)
     }
 
+    /// What LongRoPE multiplies cos and sin by (1 for every other scaling): the config's
+    /// `attention_factor`, else √(1 + ln s / ln L) for the context extension s = `factor` or
+    /// max_position_embeddings / L, L the original length (transformers'
+    /// `_compute_longrope_parameters`). Rotating both queries and keys, it scales every
+    /// query·key product by its square, which is how the harness applies it.
+    public static func attentionFactor(scaling: RopeScaling?, maxPositionEmbeddings: Int?) -> Double {
+        guard let scaling, scaling.kind == "longrope" else { return 1 }
+        if let given = scaling.attentionFactor { return given }
+        guard let original = scaling.originalMaxPositionEmbeddings.map(Double.init),
+              let ratio = scaling.factor ?? maxPositionEmbeddings.map({ Double($0) / original }),
+              ratio > 1 else { return 1 }
+        return (1 + Foundation.log(ratio) / Foundation.log(original)).squareRoot()
+    }
 }
 
 /// cos and sin of position · frequency for the positions of a forward call, computed once

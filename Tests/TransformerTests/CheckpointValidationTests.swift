@@ -65,11 +65,11 @@ extension HFCheckpointTests {
         XCTAssertEqual(try loadError { $0["num_attention_heads"] = "four" },
                        "not a usable HuggingFace config: 'num_attention_heads' is not an integer")
         XCTAssertEqual(try loadError { $0.removeValue(forKey: "rope_theta") },
-                       "not a usable HuggingFace config: the key 'rope_theta' is missing")
+                       "rope_theta is missing (neither rope_theta nor rope_parameters gives the RoPE base)")
         XCTAssertEqual(try loadError { $0["rope_scaling"] = ["rope_type": "llama3", "factor": 8.0] },
                        "rope_scaling of type llama3 needs low_freq_factor")
         XCTAssertEqual(try loadError { $0["rope_scaling"] = ["rope_type": "yarn", "factor": 4.0] },
-                       "unsupported rope_scaling type 'yarn' (default, linear and llama3 are implemented)")
+                       "unsupported rope_scaling type 'yarn' (default, linear, llama3 and longrope are implemented)")
     }
 
     func testANonFiniteWeightIsRefusedWithTheTensorsName() throws {

@@ -62,7 +62,7 @@ final class GGUFLoaderTests: XCTestCase {
         let model = TinyModels.model("llama")
         let mamba = try llamaGGUF(model, architecture: "mamba").write("mamba.gguf")
         XCTAssertThrowsError(try GGUFLoader.load(GGUFFile(path: mamba))) { error in
-            XCTAssertEqual(String(describing: error), "\(mamba): unsupported architecture 'mamba' (GGUF: llama, qwen2, gemma3; phi3 loads from HuggingFace safetensors)")
+            XCTAssertEqual(String(describing: error), "\(mamba): unsupported architecture 'mamba' (GGUF: llama, qwen2, gemma3; mistral, phi3 load from HuggingFace safetensors)")
         }
         var incomplete = llamaGGUF(model)
         incomplete.tensors.removeAll { $0.name == "blk.2.ffn_down.weight" }

@@ -3,14 +3,17 @@ import LinAlg
 import ModelIO
 
 /// Builds a `TransformerModel` from a GGUF checkpoint: translates llama.cpp's metadata
-/// into a `ModelConfig`, maps its tensor names to the blocks, dequantizes to Float32 and
+/// into a `ModelConfig`, reads the tensors under the family's GGUF names, dequantizes to Float32 and
 /// undoes the Q/K row permutation of `llama` files so every architecture shares one
 /// RoPE convention.
 public enum GGUFLoader {
     public static func load(_ file: GGUFFile) throws -> TransformerModel {
         let archName = file.architecture ?? ""
-        guard let architecture = Architecture(modelType: archName), architecture != .phi3 else {
-            throw ModelFileError(path: file.path, message: "unsupported architecture '\(archName)' (GGUF: llama, qwen2, gemma3; phi3 loads from HuggingFace safetensors)")
+        guard let family = ArchitectureFamily(ggufArchitecture: archName), let layout = family.gguf else {
+            let readable = ArchitectureFamily.all.compactMap(\.gguf?.architecture).joined(separator: ", ")
+            let others = ArchitectureFamily.all.filter { $0.gguf == nil }.map(\.name).joined(separator: ", ")
+            throw ModelFileError(path: file.path, message: "unsupported architecture '\(archName)' (GGUF: \(readable); "
+                                 + "\(others) load from HuggingFace safetensors)")
         }
         let meta = Metadata(file: file, prefix: archName)
         try meta.checkKnownKeys()
@@ -27,9 +30,10 @@ public enum GGUFLoader {
                                      + "partial rotary embeddings and value heads of another size are not supported")
             }
         }
-        let vocabulary = file.tensor(named: "token_embd.weight")?.shape.first ?? 0
+        let names = layout.names
+        let vocabulary = file.tensor(named: TensorNames.weight(names.embedding))?.shape.first ?? 0
         if let stated = try meta.optionalInt("vocab_size"), stated != vocabulary {
-            throw ModelFileError(path: file.path, message: "\(archName).vocab_size is \(stated), token_embd.weight has \(vocabulary) rows")
+            throw ModelFileError(path: file.path, message: "\(archName).vocab_size is \(stated), \(TensorNames.weight(names.embedding)) has \(vocabulary) rows")
         }
         var config = ModelConfig(
             modelType: archName, hiddenSize: hidden, intermediateSize: try meta.int("feed_forward_length"),
@@ -38,50 +42,36 @@ public enum GGUFLoader {
             vocabSize: vocabulary,
             rmsNormEps: try meta.double("attention.layer_norm_rms_epsilon"),
             ropeTheta: try meta.optionalDouble("rope.freq_base") ?? 10_000,
-            tieWordEmbeddings: file.tensor(named: "output.weight") == nil,
+            tieWordEmbeddings: file.tensor(named: TensorNames.weight(names.lmHead)) == nil,
             maxPositionEmbeddings: try meta.optionalInt("context_length"))
         if let kind = try meta.optionalString("rope.scaling.type"), kind != "none" {
             config.ropeScaling = RopeScaling(ropeType: kind, factor: try meta.optionalDouble("rope.scaling.factor"))
         }
-        if architecture == .gemma3 {
-            // llama.cpp's gemma3 conventions, which its GGUF metadata does not repeat: every
-            // sixth layer is global, local layers use RoPE base 10⁴, queries scale by 1/√head_dim.
+        // llama.cpp's conventions, which its metadata does not repeat (gemma3: every sixth
+        // layer is global, queries scale by 1/√head_dim).
+        if let pattern = layout.slidingWindowPattern {
             config.slidingWindow = try meta.optionalInt("attention.sliding_window")
-            config.slidingWindowPattern = 6
-            config.ropeLocalBaseFreq = 10_000
-            config.queryPreAttnScalar = Double(headDim)
-            config.hiddenActivation = "gelu_pytorch_tanh"
+            config.slidingWindowPattern = pattern
         }
+        if layout.queryScaleIsHeadDim { config.queryPreAttnScalar = Double(headDim) }
         try config.validate(source: file.path)
         let weights = GGUFWeights(file: file, loaded: LoadedTensors(source: file.path))
-        let gemma = architecture == .gemma3
-        let model = try ModelAssembly(config: config, architecture: architecture,
-                                 ropeFactors: try weights.optionalVector("rope_freqs.weight"), source: file.path).build(
-            embedding: try weights.matrix("token_embd.weight"),
-            finalNorm: try weights.vector("output_norm.weight"),
-            lmHead: try weights.optionalMatrix("output.weight"),
+        let reader = LayerReader(names: names, tensors: weights, normOffset: 0)
+        let ropeFactors = try layout.ropeFactors.flatMap { try weights.optionalVector(TensorNames.weight($0)) }
+        let model = try ModelAssembly(config: config, family: family, ropeFactors: ropeFactors, source: file.path).build(
+            embedding: try weights.matrix(TensorNames.weight(names.embedding)),
+            finalNorm: try reader.norm(names.finalNorm),
+            lmHead: try weights.optionalMatrix(TensorNames.weight(names.lmHead)),
             layer: { index in
-                let p = "blk.\(index)."
-                var wq = try weights.matrix(p + "attn_q.weight"), wk = try weights.matrix(p + "attn_k.weight")
-                var bq = try weights.optionalVector(p + "attn_q.bias"), bk = try weights.optionalVector(p + "attn_k.bias")
-                if architecture == .llama {
-                    wq = unpermuteRotaryRows(wq, heads: heads)
-                    wk = unpermuteRotaryRows(wk, heads: config.numKeyValueHeads)
-                    bq = bq.map { unpermuteRotaryRows(Matrix(rows: $0.count, cols: 1, elements: $0), heads: heads).elements }
-                    bk = bk.map { unpermuteRotaryRows(Matrix(rows: $0.count, cols: 1, elements: $0), heads: config.numKeyValueHeads).elements }
+                // GGUF stores every projection separately, so no row counts are needed.
+                var t = try reader.read(index, queryKeyValueRows: [], gateUpRows: [])
+                if layout.interleavesRotaryRows {
+                    t.wq = unpermuteRotaryRows(t.wq, heads: heads)
+                    t.wk = unpermuteRotaryRows(t.wk, heads: config.numKeyValueHeads)
+                    t.bq = t.bq.map { unpermuteRotaryRows(Matrix(rows: $0.count, cols: 1, elements: $0), heads: heads).elements }
+                    t.bk = t.bk.map { unpermuteRotaryRows(Matrix(rows: $0.count, cols: 1, elements: $0), heads: config.numKeyValueHeads).elements }
                 }
-                return LayerTensors(
-                    attentionNorm: try weights.vector(p + "attn_norm.weight"),
-                    wq: wq, wk: wk, wv: try weights.matrix(p + "attn_v.weight"),
-                    bq: bq, bk: bk, bv: try weights.optionalVector(p + "attn_v.bias"),
-                    qNorm: gemma ? try weights.optionalVector(p + "attn_q_norm.weight") : nil,
-                    kNorm: gemma ? try weights.optionalVector(p + "attn_k_norm.weight") : nil,
-                    wo: try weights.matrix(p + "attn_output.weight"),
-                    postAttentionNorm: gemma ? try weights.optionalVector(p + "post_attention_norm.weight") : nil,
-                    mlpNorm: try weights.vector(p + "ffn_norm.weight"),
-                    wGate: try weights.matrix(p + "ffn_gate.weight"), wUp: try weights.matrix(p + "ffn_up.weight"),
-                    wDown: try weights.matrix(p + "ffn_down.weight"),
-                    postMLPNorm: gemma ? try weights.optionalVector(p + "post_ffw_norm.weight") : nil)
+                return t
             })
         try weights.loaded.checkAllUsed(stored: file.tensors.map(\.name))
         return model
@@ -170,9 +160,11 @@ private struct Metadata {
 }
 
 /// Dequantized tensors of a GGUF file by llama.cpp name.
-private struct GGUFWeights {
+private struct GGUFWeights: TensorSource {
     let file: GGUFFile
     let loaded: LoadedTensors
+
+    var path: String { file.path }
 
     func optionalMatrix(_ name: String) throws -> Matrix<Float>? {
         guard let info = file.tensor(named: name) else { return nil }
@@ -183,21 +175,11 @@ private struct GGUFWeights {
         return Matrix(rows: shape[0], cols: shape[1], elements: try loaded.accept(try file.dequantize(info), name: name))
     }
 
-    func matrix(_ name: String) throws -> Matrix<Float> {
-        guard let m = try optionalMatrix(name) else { throw ModelFileError(path: file.path, message: "tensor \(name) is missing") }
-        return m
-    }
-
     func optionalVector(_ name: String) throws -> [Float]? {
         guard let info = file.tensor(named: name) else { return nil }
         guard info.shape.count == 1 else {
             throw ModelFileError(path: file.path, message: "tensor \(name) has shape \(info.shape), expected a vector")
         }
         return try loaded.accept(try file.dequantize(info), name: name)
-    }
-
-    func vector(_ name: String) throws -> [Float] {
-        guard let v = try optionalVector(name) else { throw ModelFileError(path: file.path, message: "tensor \(name) is missing") }
-        return v
     }
 }

@@ -2,10 +2,10 @@ import Foundation
 import LinAlg
 import ModelIO
 
-/// Names of the tensors only pruned checkpoints have, under `model.layers.N.`.
+/// Modules only pruned checkpoints have, in every family's layers (`model.layers.N.`).
 enum PrunedTensorNames {
-    static let attentionShortcut = "attn_shortcut.weight"
-    static let mlpShortcut = "mlp_shortcut.weight"
+    static let attentionShortcut = "attn_shortcut"
+    static let mlpShortcut = "mlp_shortcut"
 }
 
 /// Writes a `TransformerModel` as a HuggingFace-style checkpoint folder (`config.json` and
@@ -58,7 +58,8 @@ public enum HFCheckpointWriter {
         config.numHiddenLayers = model.layers.count
         config.tieWordEmbeddings = model.lmHead == nil
         config.rmsNormDivisor = model.residualNormDivisor
-        config.normsIncludeOffset = model.architecture == .gemma3 ? true : nil
+        let family = model.architecture
+        config.normsIncludeOffset = family.storedNormOffset != 0 ? true : nil
         config.prunedLayers = model.layers.map { layer in
             let a = layer.attention
             return PrunedLayerSpec(numAttentionHeads: a.numHeads, numKeyValueHeads: a.numKVHeads, kvHeadOfQueryHead: a.kvHeadOfQueryHead,
@@ -66,48 +67,50 @@ public enum HFCheckpointWriter {
                                    attentionScale: a.scale, intermediateSize: layer.mlp.width)
         }
 
+        let names = family.huggingFace, layerNames = names.layer
         var tensors = SafetensorsWriter(metadata: metadata.merging(["format": "pt"]) { a, _ in a })
         func add(_ name: String, _ m: Matrix<Float>) throws { try tensors.add(name, shape: [m.rows, m.cols], values: m.elements) }
         func add(_ name: String, _ v: [Float]) throws { try tensors.add(name, shape: [v.count], values: v) }
+        /// Rows `parts` of the fused `m` (and of its bias), under the family's stacking.
+        func add(_ stacking: Stacking, layer index: Int, _ m: Matrix<Float>, bias: [Float]?, parts: [Int]) throws {
+            switch stacking {
+            case .fused(let module):
+                let name = names.layerModule(index, module)
+                try add(TensorNames.weight(name), m)
+                if let bias { try add(TensorNames.bias(name), bias) }
+            case .separate(let modules):
+                var start = 0
+                for (module, count) in zip(modules, parts) {
+                    let name = names.layerModule(index, module), rows = start..<(start + count)
+                    try add(TensorNames.weight(name), m.selectingRows(Array(rows)))
+                    if let bias { try add(TensorNames.bias(name), Array(bias[rows])) }
+                    start += count
+                }
+            }
+        }
 
-        try add("model.embed_tokens.weight", model.embedding)
-        try add("model.norm.weight", model.finalNorm)
-        if let head = model.lmHead { try add("lm_head.weight", head) }
-        let gemma = model.architecture == .gemma3
+        try add(TensorNames.weight(names.embedding), model.embedding)
+        try add(TensorNames.weight(names.finalNorm), model.finalNorm)
+        if let head = model.lmHead { try add(TensorNames.weight(names.lmHead), head) }
         for (index, layer) in model.layers.enumerated() {
-            let p = "model.layers.\(index)."
+            func weight(_ module: String) -> String { TensorNames.weight(names.layerModule(index, module)) }
             let a = layer.attention
-            let q = 0..<a.queryWidth, k = a.queryWidth..<(a.queryWidth + a.keyWidth), v = (a.queryWidth + a.keyWidth)..<a.fusedWidth
-            if model.architecture == .phi3 {
-                try add(p + "self_attn.qkv_proj.weight", a.wqkv)
-                try add(p + "mlp.gate_up_proj.weight", layer.mlp.wGateUp)
-            } else {
-                try add(p + "self_attn.q_proj.weight", a.wqkv.selectingRows(Array(q)))
-                try add(p + "self_attn.k_proj.weight", a.wqkv.selectingRows(Array(k)))
-                try add(p + "self_attn.v_proj.weight", a.wqkv.selectingRows(Array(v)))
-                let f = layer.mlp.width
-                try add(p + "mlp.gate_proj.weight", layer.mlp.wGateUp.selectingRows(Array(0..<f)))
-                try add(p + "mlp.up_proj.weight", layer.mlp.wGateUp.selectingRows(Array(f..<(2 * f))))
+            try add(layerNames.queryKeyValue, layer: index, a.wqkv, bias: a.bqkv, parts: [a.queryWidth, a.keyWidth, a.valueWidth])
+            try add(layerNames.gateUp, layer: index, layer.mlp.wGateUp, bias: nil, parts: [layer.mlp.width, layer.mlp.width])
+            try add(weight(layerNames.attentionOutput), a.wo)
+            try add(weight(layerNames.down), layer.mlp.wDown)
+            try add(weight(layerNames.attentionNorm), layer.attentionNorm)
+            try add(weight(layerNames.mlpNorm), layer.mlpNorm)
+            // A norm the family has and the model lacks (or the reverse) would not reload.
+            for (module, values) in [(layerNames.queryNorm, a.qNorm), (layerNames.keyNorm, a.kNorm),
+                                     (layerNames.postAttentionNorm, layer.postAttentionNorm), (layerNames.postMLPNorm, layer.postMLPNorm)] {
+                guard (module == nil) == (values == nil) else {
+                    throw ModelFileError(path: folder, message: "layer \(index) does not have the norms of the \(family) family it claims")
+                }
+                if let module, let values { try add(weight(module), values) }
             }
-            if let b = a.bqkv {
-                try add(p + "self_attn.q_proj.bias", Array(b[q]))
-                try add(p + "self_attn.k_proj.bias", Array(b[k]))
-                try add(p + "self_attn.v_proj.bias", Array(b[v]))
-            }
-            if let qNorm = a.qNorm { try add(p + "self_attn.q_norm.weight", qNorm) }
-            if let kNorm = a.kNorm { try add(p + "self_attn.k_norm.weight", kNorm) }
-            try add(p + "self_attn.o_proj.weight", a.wo)
-            try add(p + "mlp.down_proj.weight", layer.mlp.wDown)
-            try add(p + "input_layernorm.weight", layer.attentionNorm)
-            if gemma {
-                try add(p + "post_attention_layernorm.weight", layer.postAttentionNorm ?? [])
-                try add(p + "pre_feedforward_layernorm.weight", layer.mlpNorm)
-                try add(p + "post_feedforward_layernorm.weight", layer.postMLPNorm ?? [])
-            } else {
-                try add(p + "post_attention_layernorm.weight", layer.mlpNorm)
-            }
-            if let s = layer.attentionShortcut { try add(p + PrunedTensorNames.attentionShortcut, s) }
-            if let s = layer.mlpShortcut { try add(p + PrunedTensorNames.mlpShortcut, s) }
+            if let s = layer.attentionShortcut { try add(weight(PrunedTensorNames.attentionShortcut), s) }
+            if let s = layer.mlpShortcut { try add(weight(PrunedTensorNames.mlpShortcut), s) }
         }
         try tensors.write(to: (folder as NSString).appendingPathComponent("model.safetensors"))
 

@@ -24,7 +24,7 @@ struct LayerTensors {
 /// sizes are read off the weights, so pruned checkpoints load through the same path.
 struct ModelAssembly {
     let config: ModelConfig
-    let architecture: Architecture
+    let family: ArchitectureFamily
     /// Per-pair divisors of the RoPE frequencies (GGUF `rope_freqs.weight`, Llama 3.1).
     let ropeFactors: [Float]?
     /// The file or folder the tensors came from, for errors.
@@ -33,17 +33,9 @@ struct ModelAssembly {
     func build(embedding: Matrix<Float>, finalNorm: [Float], lmHead: Matrix<Float>?,
                layer: (Int) throws -> LayerTensors) throws -> TransformerModel {
         let headDim = config.resolvedHeadDim
-        var globalFrequencies = RoPE.inverseFrequencies(headDim: headDim, base: config.ropeTheta, scaling: config.ropeScaling)
-        if let ropeFactors {
-            guard ropeFactors.count == globalFrequencies.count, ropeFactors.allSatisfy({ $0 > 0 }) else {
-                throw ModelFileError(path: source, message: "rope_freqs.weight holds \(ropeFactors.count) factors; the head size \(headDim) "
-                                     + "needs \(globalFrequencies.count) positive ones")
-            }
-            globalFrequencies = zip(globalFrequencies, ropeFactors).map { $0 / $1 }
-        }
-        let localFrequencies = config.ropeLocalBaseFreq.map { RoPE.inverseFrequencies(headDim: headDim, base: $0, scaling: nil) }
-        let scale = config.queryPreAttnScalar.map { Float(1 / $0.squareRoot()) }
-        let activation: Activation = architecture == .gemma3 ? .geluTanh : .silu
+        let global = try rotation(config.rope(slidingLayer: false), factors: ropeFactors)
+        let local = config.hasSlidingLayers ? try rotation(config.rope(slidingLayer: true), factors: nil) : global
+        let activation = family.activation
 
         // A pruned checkpoint's stream may be narrower than hidden_size (SliceGPT).
         let pruned = config.prunedLayers != nil
@@ -53,7 +45,7 @@ struct ModelAssembly {
         for index in 0..<config.numHiddenLayers {
             let t = try layer(index)
             let sliding = config.isSlidingLayer(index)
-            let frequencies = sliding ? (localFrequencies ?? globalFrequencies) : globalFrequencies
+            let rotation = sliding ? local : global
             let spec = config.prunedLayers?[index]
             let shape = LayerShape(heads: spec?.numAttentionHeads ?? config.numAttentionHeads,
                                    kvHeads: spec?.numKeyValueHeads ?? config.numKeyValueHeads,
@@ -64,8 +56,8 @@ struct ModelAssembly {
             let attention = Attention(
                 numHeads: shape.heads, numKVHeads: shape.kvHeads, kvHeadOfQueryHead: spec?.kvHeadOfQueryHead, qkHeadDim: shape.qkHeadDim,
                 vHeadDim: shape.vHeadDim,
-                ropeInverseFrequencies: spec?.ropeInverseFrequencies ?? frequencies,
-                slidingWindow: sliding ? config.slidingWindow : nil, scale: spec?.attentionScale ?? scale,
+                ropeInverseFrequencies: spec?.ropeInverseFrequencies ?? rotation.frequencies,
+                slidingWindow: sliding ? config.slidingWindow : nil, scale: spec?.attentionScale ?? rotation.scale,
                 wq: t.wq, wk: t.wk, wv: t.wv, bq: t.bq, bk: t.bk, bv: t.bv, qNorm: t.qNorm, kNorm: t.kNorm, wo: t.wo)
             layers.append(DecoderLayer(attentionNorm: t.attentionNorm, attention: attention, postAttentionNorm: t.postAttentionNorm,
                                        mlpNorm: t.mlpNorm, mlp: MLP(wGate: t.wGate, wUp: t.wUp, wDown: t.wDown, activation: activation),
@@ -80,10 +72,31 @@ struct ModelAssembly {
             throw ModelFileError(path: source, message: "the LM head is tied to the embedding, whose rows are \(embedding.cols) wide, "
                                  + "but the last layer leaves \(width) values")
         }
-        return TransformerModel(config: config, architecture: architecture, embedding: embedding,
-                                embeddingScale: architecture == .gemma3 ? Float(config.hiddenSize).squareRoot() : 1,
+        return TransformerModel(config: config, architecture: family, embedding: embedding,
+                                embeddingScale: family.scalesEmbedding ? Float(config.hiddenSize).squareRoot() : 1,
                                 layers: layers, finalNorm: finalNorm, lmHead: lmHead, normEps: Float(config.rmsNormEps),
                                 residualNormDivisor: config.rmsNormDivisor)
+    }
+
+    /// The RoPE frequencies and softmax scale of one kind of layer. The scale is
+    /// 1/√`query_pre_attn_scalar` (Gemma) or 1/√head_dim, times the square of LongRoPE's
+    /// attention factor: transformers multiplies cos and sin by that factor, which scales
+    /// every query·key product by its square.
+    private func rotation(_ rope: LayerRope, factors: [Float]?) throws -> (frequencies: [Float], scale: Float) {
+        let headDim = config.resolvedHeadDim
+        guard let base = rope.base else { throw ModelFileError(path: source, message: "rope_theta is missing") }
+        var frequencies = RoPE.inverseFrequencies(headDim: headDim, base: base, scaling: rope.scaling)
+        if let factors {
+            guard factors.count == frequencies.count, factors.allSatisfy({ $0 > 0 }) else {
+                throw ModelFileError(path: source, message: "rope_freqs.weight holds \(factors.count) factors; the head size \(headDim) "
+                                     + "needs \(frequencies.count) positive ones")
+            }
+            frequencies = zip(frequencies, factors).map { $0 / $1 }
+        }
+        let attentionFactor = RoPE.attentionFactor(scaling: rope.scaling, maxPositionEmbeddings: config.maxPositionEmbeddings)
+        var scale = config.queryPreAttnScalar.map { Float(1 / $0.squareRoot()) } ?? 1 / Float(headDim).squareRoot()
+        if attentionFactor != 1 { scale *= Float(attentionFactor * attentionFactor) }
+        return (frequencies, scale)
     }
 
     /// The shape a layer's tensors must have: from the config for an ordinary checkpoint,
@@ -115,11 +128,6 @@ struct ModelAssembly {
         for (vector, count, name) in vectors {
             if let vector, vector.count != count {
                 throw ModelFileError(path: source, message: prefix + "\(name) has \(vector.count) values, expected \(count)")
-            }
-        }
-        if architecture == .gemma3 {
-            guard t.qNorm != nil, t.kNorm != nil, t.postAttentionNorm != nil, t.postMLPNorm != nil else {
-                throw ModelFileError(path: source, message: prefix + "gemma3 needs query/key norms and post-attention/post-MLP norms")
             }
         }
         if let shortcut = t.attentionShortcut { try expect(shortcut, rows: s.middle, cols: s.input, prefix + "the attention shortcut") }
