@@ -53,78 +53,109 @@ public struct PruningJob {
                      + "\(calibrationSet.settings.seqlen) tokens from \(calibrationSet.corpus) (\(calibrationSet.tokenCount) tokens)")
         }
 
+        if loaded.streamedLayers != nil, method is SliceGPT {
+            throw PruningError("slicegpt folds every layer's norms into its neighbours before it prunes the first one, so it needs the "
+                               + "model resident: raise --memory-budget")
+        }
         var model = loaded.model
-        let before = model.parameterCounts
-        let checkpoints = checkpointInterval.map {
+        let before = loaded.parameterCounts
+        // A streamed prune writes each layer as it finishes; its saved states would need the
+        // shards written so far, which are not kept: it runs without them.
+        let checkpoints = loaded.streamedLayers != nil ? nil : checkpointInterval.map {
             PruneCheckpoints(folder: Self.checkpointFolder(of: output), key: checkpointKey(sourceSHA256: sourceSHA256, calibration: calibrationSet),
                              minimumInterval: $0)
         }
         let resumedFrom = checkpoints?.savedNextLayer
-        start = monotonicSeconds()
-        let statistics = try method.prune(&model, context: PruningContext(ratio: ratio, calibration: calibrationSet,
-                                                                          sequencesPerGroup: sequencesPerGroup, checkpoints: checkpoints,
-                                                                          progress: progress))
-        timings["prune_s"] = monotonicSeconds() - start
-        let after = model.parameterCounts
+        let outcome = try output.assemble { path -> Outcome in
+            let writer = try HFCheckpointWriter(folder: path, family: model.architecture, metadata: ["intraslice_method": method.name])
+            let streaming = loaded.streamedLayers.map { LayerStreaming(source: $0) { _, layer in try writer.add(layer: layer) } }
+            start = monotonicSeconds()
+            let statistics = try method.prune(&model, context: PruningContext(ratio: ratio, calibration: calibrationSet,
+                                                                              sequencesPerGroup: sequencesPerGroup, checkpoints: checkpoints,
+                                                                              streaming: streaming, progress: progress))
+            timings["prune_s"] = monotonicSeconds() - start
+            let after = streaming.map { Self.counts(outside: model.parameterCounts, layers: $0.finishedCounts) } ?? model.parameterCounts
 
-        var metadata: [String: Any] = [
-            "harness_version": HarnessVersion.current,
-            "created_utc": ISO8601DateFormatter().string(from: Date()),
-            "method": method.name,
-            "ratio": ratio.value,
-            "ratio_kind": ratio.kind.rawValue,
-            "options": ["slice_head": methodOptions.sliceHead, "mlp_compensation": methodOptions.mlpCompensation],
-            "source_model": ["name": loaded.name, "path": loaded.path, "sha256": sourceSHA256],
-            "parameters_before": Self.json(before),
-            "parameters_after": Self.json(after),
-            "decoder_reduction": 1 - Double(after.decoderLayers) / Double(before.decoderLayers),
-            "blas_threads": BLASThreads.count,
-        ]
-        if let resumedFrom { metadata["resumed_from_layer"] = resumedFrom }
-        if let calibrationSet {
-            metadata["calibration"] = [
-                "source": calibrationSet.settings.source, "corpus": calibrationSet.corpus,
-                "corpus_sha256": calibrationSet.sourceSHA256 ?? NSNull(), "corpus_tokens": calibrationSet.tokenCount,
-                "samples": calibrationSet.settings.samples, "seqlen": calibrationSet.settings.seqlen,
-                "sampling": calibrationSet.settings.sampling.rawValue, "seed": calibrationSet.settings.seed,
-                "offsets": calibrationSet.offsets, "sequences_per_group": sequencesPerGroup,
-            ] as [String: Any]
+            var metadata: [String: Any] = [
+                "harness_version": HarnessVersion.current,
+                "created_utc": ISO8601DateFormatter().string(from: Date()),
+                "method": method.name,
+                "ratio": ratio.value,
+                "ratio_kind": ratio.kind.rawValue,
+                "options": ["slice_head": methodOptions.sliceHead, "mlp_compensation": methodOptions.mlpCompensation],
+                "source_model": ["name": loaded.name, "path": loaded.path, "sha256": sourceSHA256],
+                "parameters_before": Self.json(before),
+                "parameters_after": Self.json(after),
+                "decoder_reduction": 1 - Double(after.decoderLayers) / Double(before.decoderLayers),
+                "blas_threads": BLASThreads.count,
+                "residency": loaded.streamedLayers == nil ? "resident" : "streamed",
+            ]
+            if let resumedFrom { metadata["resumed_from_layer"] = resumedFrom }
+            if let calibrationSet {
+                metadata["calibration"] = [
+                    "source": calibrationSet.settings.source, "corpus": calibrationSet.corpus,
+                    "corpus_sha256": calibrationSet.sourceSHA256 ?? NSNull(), "corpus_tokens": calibrationSet.tokenCount,
+                    "samples": calibrationSet.settings.samples, "seqlen": calibrationSet.settings.seqlen,
+                    "sampling": calibrationSet.settings.sampling.rawValue, "seed": calibrationSet.settings.seed,
+                    "offsets": calibrationSet.offsets, "sequences_per_group": sequencesPerGroup,
+                ] as [String: Any]
+            }
+            start = monotonicSeconds()
+            try writer.finish(model, derivedFrom: loaded)
+            let written = try writeRecords(to: path, loaded: loaded, sourceSHA256: sourceSHA256, statistics: statistics, metadata: metadata,
+                                           timings: timings, writeStart: start)
+            return Outcome(model: model, before: before, after: after, statistics: statistics, metadata: written)
         }
-
-        start = monotonicSeconds()
-        let written = try writeFolder(model, loaded: loaded, sourceSHA256: sourceSHA256, statistics: statistics, metadata: metadata,
-                        timings: timings, output: output, writeStart: start)
         checkpoints?.remove()
-        return Outcome(model: model, before: before, after: after, statistics: statistics, metadata: written)
+        return outcome
     }
 
-    private func writeFolder(_ model: TransformerModel, loaded: LoadedModel, sourceSHA256: String, statistics: PruningStatistics,
-                             metadata: [String: Any],
-                             timings: [String: Double], output: OutputFolder, writeStart: Double) throws -> [String: Any] {
-        try output.assemble { path in
-            let folder = URL(fileURLWithPath: path)
-            try HFCheckpointWriter.write(model, derivedFrom: loaded, to: path, metadata: ["intraslice_method": method.name])
+    /// Counts of a streamed model: the parts outside the layers, and the finished layers.
+    private static func counts(outside: ParameterCounts, layers: [(total: Int, shortcuts: Int)]) -> ParameterCounts {
+        let decoder = layers.reduce(0) { $0 + $1.total }
+        return ParameterCounts(total: outside.total + decoder, decoderLayers: decoder, embedding: outside.embedding, head: outside.head,
+                               shortcuts: layers.reduce(0) { $0 + $1.shortcuts })
+    }
 
-            let h5 = try H5Writer(path: folder.appendingPathComponent("statistics.h5").path)
-            try Provenance(extra: [
-                "model": .string(loaded.name), "model_sha256": .string(sourceSHA256),
-                "method": .string(method.name), "ratio": .double(ratio.value), "ratio_kind": .string(ratio.kind.rawValue),
-            ]).write(to: h5)
-            try statistics.write(to: h5)
-            for (name, counts) in [("before", metadata["parameters_before"]), ("after", metadata["parameters_after"])] {
-                for (key, value) in (counts as? [String: Int]) ?? [:] { try h5.setAttribute(key, .int(Int64(value)), on: "/parameters/\(name)") }
-            }
-            try h5.commit()
-
-            var full = metadata
-            var allTimings = timings
-            allTimings["write_s"] = monotonicSeconds() - writeStart
-            full["timings"] = allTimings
-            full["peak_rss_bytes"] = peakResidentBytes()
-            let json = try JSONSerialization.data(withJSONObject: full, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-            try json.write(to: folder.appendingPathComponent("pruning.json"))
-            return full
+    /// `statistics.h5` and `pruning.json` beside the weights.
+    private func writeRecords(to path: String, loaded: LoadedModel, sourceSHA256: String, statistics: PruningStatistics,
+                              metadata: [String: Any], timings: [String: Double], writeStart: Double) throws -> [String: Any] {
+        let folder = URL(fileURLWithPath: path)
+        let h5 = try H5Writer(path: folder.appendingPathComponent("statistics.h5").path)
+        try Provenance(extra: [
+            "model": .string(loaded.name), "model_sha256": .string(sourceSHA256),
+            "method": .string(method.name), "ratio": .double(ratio.value), "ratio_kind": .string(ratio.kind.rawValue),
+        ]).write(to: h5)
+        try statistics.write(to: h5)
+        for (name, counts) in [("before", metadata["parameters_before"]), ("after", metadata["parameters_after"])] {
+            for (key, value) in (counts as? [String: Int]) ?? [:] { try h5.setAttribute(key, .int(Int64(value)), on: "/parameters/\(name)") }
         }
+        try h5.commit()
+
+        var full = metadata
+        var allTimings = timings
+        allTimings["write_s"] = monotonicSeconds() - writeStart
+        full["timings"] = allTimings
+        full["peak_rss_bytes"] = peakResidentBytes()
+        let json = try JSONSerialization.data(withJSONObject: full, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        try json.write(to: folder.appendingPathComponent("pruning.json"))
+        return full
+    }
+
+    /// Activations and statistics a prune of a model with `config` holds at its peak, for
+    /// the memory plan: the calibration stream entering the layer and after attention,
+    /// the Wo inputs before and after pruning, the Wdown inputs, the float64 sums of the
+    /// widest statistic with their factorisation, the layer before and after pruning, and
+    /// one forward call's scratch.
+    public func workingBytes(_ config: ModelConfig, threads: Int) -> Int {
+        let layer = 2 * ModelFootprint(config: config).largestLayerBytes
+        guard let calibration else { return layer }
+        let tokens = calibration.samples * calibration.seqlen
+        let d = config.hiddenSize, f = config.intermediateSize, heads = config.numAttentionHeads * config.resolvedHeadDim
+        let stream = 4 * tokens * (3 * d + 2 * heads + f)
+        let statistics = 8 * 3 * max(f * f, heads * heads, d * d)
+        let rows = sequencesPerGroup * calibration.seqlen
+        return stream + statistics + layer + RunMemory.forwardBytes(config, rows: rows, keys: calibration.seqlen, threads: threads)
     }
 
     /// Where a run to `output` keeps its saved state: `.<name>.resume` beside it.

@@ -27,15 +27,18 @@ struct EvalPerplexity: ParsableCommand {
     @OptionGroup var perplexity: PerplexityOptions
     @Option(help: "Store the result and its provenance in this HDF5 file.") var output: String?
     @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var memoryOptions: MemoryOptions
     @OptionGroup var outputOptions: OutputOptions
 
     func run() throws {
         try checkOutputFile(output, resumable: true)
         let threads = threadOptions.apply()
-        let loaded = try ModelLoader.load(model)
+        let (loaded, spare) = try memoryOptions.load(model) { config in
+            RunMemory(footprint: ModelFootprint(config: config), workingBytes: perplexity.workingBytes(config, threads: threads))
+        }
         let modelHash = try loaded.checkpointSHA256()
         let resume = try output.map { try ResumeLog(path: resumeLogPath($0), key: "eval ppl \(modelHash) \(data) \(perplexity.key)") }
-        let run = try perplexity.evaluate(data, loaded: loaded, threads: threads, resume: resume?.scope(""))
+        let run = try perplexity.evaluate(data, loaded: loaded, threads: threads, resume: resume?.scope(""), streamedStateBytes: spare)
         var json = run.json
         json["command"] = "eval ppl"
         json["model"] = loaded.name
@@ -83,7 +86,15 @@ struct PerplexityOptions: ParsableArguments {
     /// The settings that decide the numbers, for resume-log keys.
     var key: String { "seqlen=\(seqlen) windows=\(windows.map(String.init) ?? "all")" }
 
-    func evaluate(_ data: String, loaded: LoadedModel, threads: Int, resume: ResumeScope? = nil) throws -> Run {
+    /// Activations of one forward call of `batch` windows, its final hidden states and the
+    /// text's token ids (a streamed run adds the layer-major states of the budget left).
+    func workingBytes(_ config: ModelConfig, threads: Int) -> Int {
+        RunMemory.forwardBytes(config, rows: batch * seqlen, keys: seqlen, threads: threads) + 4 * batch * seqlen * config.hiddenSize
+    }
+
+    /// Evaluates `data`; a streamed model keeps up to `streamedStateBytes` of layer-major
+    /// activations (see `Perplexity.evaluate`).
+    func evaluate(_ data: String, loaded: LoadedModel, threads: Int, resume: ResumeScope? = nil, streamedStateBytes: Int = 0) throws -> Run {
         let corpus = try TextCorpus.load(data)
         let ids = loaded.tokenizer.encode(corpus.bytes, addSpecialTokens: true)
         let available = Perplexity.windowCount(tokenCount: ids.count, seqlen: seqlen)
@@ -95,7 +106,8 @@ struct PerplexityOptions: ParsableArguments {
         let dataHash = SHA256.hex(of: Data(corpus.bytes))
         let result = try Perplexity.evaluate(model: loaded.model, ids: ids, seqlen: seqlen, windows: count, batch: batch,
                                              progress: ProgressLine("ppl \(corpus.name) L=\(seqlen)", total: count, unit: "tok"),
-                                             resume: resume?.input(sha256: dataHash))
+                                             resume: resume?.input(sha256: dataHash), streamed: loaded.streamedLayers,
+                                             streamedStateBytes: streamedStateBytes)
         if result.computedWindows < count {
             FileHandle.standardError.write(Data("ppl \(corpus.name): \(count - result.computedWindows) windows taken from the resume log\n".utf8))
         }
@@ -106,6 +118,7 @@ struct PerplexityOptions: ParsableArguments {
             "data": corpus.name, "seqlen": seqlen, "windows": count, "windows_available": available, "tokens": ids.count,
             "predicted_tokens": result.predictedTokens, "ppl": result.perplexity, "mean_nll": result.meanNLL, "seconds": result.seconds,
             "tokens_per_second": result.tokensPerSecond, "threads": threads, "windows_resumed": count - result.computedWindows,
+            "residency": loaded.streamedLayers == nil ? "resident" : "streamed", "peak_rss_bytes": peakResidentBytes(),
         ]
         let provenance: [String: H5AttributeValue] = [
             "data": .string(corpus.name), "data_path": .string(corpus.source.path), "data_sha256": .string(dataHash),

@@ -31,6 +31,7 @@ struct Prune: ParsableCommand {
     var checkpointInterval: Double = 30
     @Flag(help: "Neither save the run's state nor resume from a saved one.") var noCheckpoints = false
     @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var memoryOptions: MemoryOptions
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
@@ -53,7 +54,10 @@ struct Prune: ParsableCommand {
                                  calibration: calibration.settings,
                                  options: MethodOptions(sliceHead: sliceHead, mlpCompensation: !noMLPCompensation),
                                  sequencesPerGroup: calibration.calBatch, checkpointInterval: noCheckpoints ? nil : checkpointInterval)
-        let loaded = try ModelLoader.load(model)
+        let (loaded, _) = try memoryOptions.load(model, canStream: method != "slicegpt") { config in
+            // The loaded layers stay while their pruned versions are made.
+            RunMemory(footprint: ModelFootprint(config: config), workingBytes: job.workingBytes(config, threads: threads), residentLayerCopies: 2)
+        }
         let hash = try loaded.checkpointSHA256()
         FileHandle.standardError.write(Data("\(loaded.name): loaded in \(String(format: "%.1f", loaded.loadSeconds)) s; \(method) at \(ratioKind) ratio \(ratio); \(threads) threads\n".utf8))
         let start = Date()

@@ -31,6 +31,10 @@ public final class GGUFFile: @unchecked Sendable {
     let file: MappedFile
     private let indexByName: [String: Int]
 
+
+    /// Drops the mapped pages read so far from resident memory (see `MappedFile.releasePages`).
+    public func releasePages() { file.releasePages() }
+
     public init(path: String) throws {
         let file = try MappedFile(path: path)
         var cursor = GGUFCursor(file: file)

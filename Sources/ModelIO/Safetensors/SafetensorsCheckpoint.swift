@@ -83,6 +83,10 @@ public final class SafetensorsCheckpoint: @unchecked Sendable {
     public var tensorNames: [String] { fileByTensor.keys.sorted() }
 
     /// The tensor and the shard that holds it.
+    /// Drops the mapped pages of every shard read so far from resident memory (see
+    /// `MappedFile.releasePages`): a streamed model calls it after each layer.
+    public func releasePages() { files.forEach { $0.file.releasePages() } }
+
     public func tensor(named name: String) -> (file: SafetensorsFile, info: SafetensorsTensorInfo)? {
         guard let file = fileByTensor[name], let info = file.tensor(named: name) else { return nil }
         return (file, info)

@@ -7,7 +7,49 @@ import ModelIO
 /// undoes the Q/K row permutation of `llama` files so every architecture shares one
 /// RoPE convention.
 public enum GGUFLoader {
-    public static func load(_ file: GGUFFile) throws -> TransformerModel {
+    public static func load(_ file: GGUFFile) throws -> TransformerModel { try open(file, streamed: false).model }
+
+    /// The model, resident or streamed: streamed, its layers stay in the mapped file
+    /// (quantized) and `layers` dequantizes one at a time.
+    public static func open(_ file: GGUFFile, streamed: Bool) throws -> (model: TransformerModel, layers: StreamedLayers?) {
+        let (config, family, layout) = try configuration(file)
+        let names = layout.names, heads = config.numAttentionHeads
+        let weights = GGUFWeights(file: file, loaded: LoadedTensors(source: file.path))
+        let reader = LayerReader(names: names, tensors: weights, normOffset: 0)
+        let ropeFactors = try layout.ropeFactors.flatMap { try weights.optionalVector(TensorNames.weight($0)) }
+        let assembly = ModelAssembly(config: config, family: family, ropeFactors: ropeFactors, source: file.path)
+        let embedding = try weights.matrix(TensorNames.weight(names.embedding))
+        let finalNorm = try reader.norm(names.finalNorm)
+        let lmHead = try weights.optionalMatrix(TensorNames.weight(names.lmHead))
+        let layer = { (index: Int) throws -> LayerTensors in
+            // GGUF stores every projection separately, so no row counts are needed.
+            var t = try reader.read(index, queryKeyValueRows: [], gateUpRows: [])
+            if layout.interleavesRotaryRows {
+                t.wq = unpermuteRotaryRows(t.wq, heads: heads)
+                t.wk = unpermuteRotaryRows(t.wk, heads: config.numKeyValueHeads)
+                t.bq = t.bq.map { unpermuteRotaryRows(Matrix(rows: $0.count, cols: 1, elements: $0), heads: heads).elements }
+                t.bk = t.bk.map { unpermuteRotaryRows(Matrix(rows: $0.count, cols: 1, elements: $0), heads: config.numKeyValueHeads).elements }
+            }
+            return t
+        }
+        if streamed {
+            file.releasePages()
+            let (model, layers) = try assembly.buildStreamed(embedding: embedding, finalNorm: finalNorm, lmHead: lmHead, layer: layer,
+                                                             releasePages: file.releasePages)
+            try weights.loaded.checkAllUsed(stored: file.tensors.map(\.name))
+            return (model, layers)
+        }
+        // Pages of converted layers are dropped as the load goes: the mapped file and the
+        // Float32 model are never both resident.
+        let model = try assembly.build(embedding: embedding, finalNorm: finalNorm, lmHead: lmHead,
+                                       layer: { defer { file.releasePages() }; return try layer($0) })
+        try weights.loaded.checkAllUsed(stored: file.tensors.map(\.name))
+        return (model, nil)
+    }
+
+    /// The `ModelConfig` llama.cpp's metadata describes (validated), with the family and its
+    /// GGUF layout; no tensor is read.
+    public static func configuration(_ file: GGUFFile) throws -> (config: ModelConfig, family: ArchitectureFamily, layout: GGUFLayout) {
         let archName = file.architecture ?? ""
         guard let family = ArchitectureFamily(ggufArchitecture: archName), let layout = family.gguf else {
             let readable = ArchitectureFamily.all.compactMap(\.gguf?.architecture).joined(separator: ", ")
@@ -55,26 +97,7 @@ public enum GGUFLoader {
         }
         if layout.queryScaleIsHeadDim { config.queryPreAttnScalar = Double(headDim) }
         try config.validate(source: file.path)
-        let weights = GGUFWeights(file: file, loaded: LoadedTensors(source: file.path))
-        let reader = LayerReader(names: names, tensors: weights, normOffset: 0)
-        let ropeFactors = try layout.ropeFactors.flatMap { try weights.optionalVector(TensorNames.weight($0)) }
-        let model = try ModelAssembly(config: config, family: family, ropeFactors: ropeFactors, source: file.path).build(
-            embedding: try weights.matrix(TensorNames.weight(names.embedding)),
-            finalNorm: try reader.norm(names.finalNorm),
-            lmHead: try weights.optionalMatrix(TensorNames.weight(names.lmHead)),
-            layer: { index in
-                // GGUF stores every projection separately, so no row counts are needed.
-                var t = try reader.read(index, queryKeyValueRows: [], gateUpRows: [])
-                if layout.interleavesRotaryRows {
-                    t.wq = unpermuteRotaryRows(t.wq, heads: heads)
-                    t.wk = unpermuteRotaryRows(t.wk, heads: config.numKeyValueHeads)
-                    t.bq = t.bq.map { unpermuteRotaryRows(Matrix(rows: $0.count, cols: 1, elements: $0), heads: heads).elements }
-                    t.bk = t.bk.map { unpermuteRotaryRows(Matrix(rows: $0.count, cols: 1, elements: $0), heads: config.numKeyValueHeads).elements }
-                }
-                return t
-            })
-        try weights.loaded.checkAllUsed(stored: file.tensors.map(\.name))
-        return model
+        return (config, family, layout)
     }
 
     /// llama.cpp's converter reorders each head's rows of Wq and Wk from HuggingFace's

@@ -7,8 +7,63 @@ import ModelIO
 /// or BF16. Tensor names and norm conventions are the family's (`ArchitectureFamily`);
 /// fused projections are split where each layer's shape says.
 public enum HFCheckpointLoader {
-    public static func load(folder: String) throws -> TransformerModel {
-        let configPath = (folder as NSString).appendingPathComponent("config.json")
+    public static func load(folder: String) throws -> TransformerModel { try open(folder: folder, streamed: false).model }
+
+    /// The model, resident or streamed: streamed, its layers stay in the mapped shards
+    /// (bf16, fp16 or fp32) and `layers` converts one at a time.
+    public static func open(folder: String, streamed: Bool) throws -> (model: TransformerModel, layers: StreamedLayers?) {
+        let (config, family) = try describe(configPath: (folder as NSString).appendingPathComponent("config.json"))
+        let checkpoint = try SafetensorsCheckpoint(folder: folder)
+        let weights = HFWeights(checkpoint: checkpoint, path: folder, loaded: LoadedTensors(source: folder))
+        // Gemma 3's multimodal checkpoints keep the text model under `language_model.`.
+        var names = family.huggingFace
+        if checkpoint.tensor(named: "language_model." + TensorNames.weight(names.embedding)) != nil {
+            for keyPath in [\TensorNames.embedding, \.finalNorm, \.layers] { names[keyPath: keyPath] = "language_model." + names[keyPath: keyPath] }
+        }
+        let reader = LayerReader(names: names, tensors: weights,
+                                 normOffset: config.normsIncludeOffset == true ? 0 : family.storedNormOffset)
+        let headDim = config.resolvedHeadDim
+
+        let embedding = try weights.matrix(TensorNames.weight(names.embedding))
+        let finalNorm = try reader.norm(names.finalNorm)
+        let lmHead = try weights.lmHead(TensorNames.weight(names.lmHead), tied: config.tieWordEmbeddings ?? true, embedding: embedding)
+        let layer = { (index: Int) throws -> LayerTensors in
+            // Fused tensors split where this layer's shape says (a pruned layer's own).
+            let spec = config.prunedLayers?[index]
+            let qkHeadDim = spec?.qkHeadDim ?? headDim, vHeadDim = spec?.vHeadDim ?? headDim
+            let heads = spec?.numAttentionHeads ?? config.numAttentionHeads, kvHeads = spec?.numKeyValueHeads ?? config.numKeyValueHeads
+            let ffn = spec?.intermediateSize ?? config.intermediateSize
+            var tensors = try reader.read(index, queryKeyValueRows: [heads * qkHeadDim, kvHeads * qkHeadDim, kvHeads * vHeadDim],
+                                          gateUpRows: [ffn, ffn])
+            tensors.attentionShortcut = try weights.optionalMatrix(TensorNames.weight(names.layerModule(index, PrunedTensorNames.attentionShortcut)))
+            tensors.mlpShortcut = try weights.optionalMatrix(TensorNames.weight(names.layerModule(index, PrunedTensorNames.mlpShortcut)))
+            return tensors
+        }
+        let assembly = ModelAssembly(config: config, family: family, ropeFactors: nil, source: folder)
+        if streamed {
+            checkpoint.releasePages()
+            let (model, layers) = try assembly.buildStreamed(embedding: embedding, finalNorm: finalNorm, lmHead: lmHead, layer: layer,
+                                                             releasePages: checkpoint.releasePages)
+            try weights.loaded.checkAllUsed(stored: checkpoint.tensorNames)
+            return (model, layers)
+        }
+        // Pages of converted layers are dropped as the load goes: the mapped file and the
+        // Float32 model are never both resident.
+        let model = try assembly.build(embedding: embedding, finalNorm: finalNorm, lmHead: lmHead,
+                                       layer: { defer { checkpoint.releasePages() }; return try layer($0) })
+        try weights.loaded.checkAllUsed(stored: checkpoint.tensorNames)
+        return (model, nil)
+    }
+
+    /// A folder's validated config, without its weights.
+    public static func configuration(folder: String) throws -> ModelConfig {
+        try describe(configPath: (folder as NSString).appendingPathComponent("config.json")).config
+    }
+
+    /// A `config.json` given alone (planning a run for a model not yet downloaded).
+    public static func configuration(file: String) throws -> ModelConfig { try describe(configPath: file).config }
+
+    private static func describe(configPath: String) throws -> (config: ModelConfig, family: ArchitectureFamily) {
         guard FileManager.default.fileExists(atPath: configPath) else {
             throw ModelFileError(path: configPath, message: "missing: a checkpoint folder needs config.json")
         }
@@ -22,36 +77,7 @@ public enum HFCheckpointLoader {
             throw ModelFileError(path: configPath, message: "unsupported model_type '\(config.modelType)' (supported: \(supported))")
         }
         try config.validate(source: configPath)
-        let checkpoint = try SafetensorsCheckpoint(folder: folder)
-        let weights = HFWeights(checkpoint: checkpoint, path: folder, loaded: LoadedTensors(source: folder))
-        // Gemma 3's multimodal checkpoints keep the text model under `language_model.`.
-        var names = family.huggingFace
-        if checkpoint.tensor(named: "language_model." + TensorNames.weight(names.embedding)) != nil {
-            for keyPath in [\TensorNames.embedding, \.finalNorm, \.layers] { names[keyPath: keyPath] = "language_model." + names[keyPath: keyPath] }
-        }
-        let reader = LayerReader(names: names, tensors: weights,
-                                 normOffset: config.normsIncludeOffset == true ? 0 : family.storedNormOffset)
-        let headDim = config.resolvedHeadDim
-
-        let embedding = try weights.matrix(TensorNames.weight(names.embedding))
-        let model = try ModelAssembly(config: config, family: family, ropeFactors: nil, source: folder).build(
-            embedding: embedding,
-            finalNorm: try reader.norm(names.finalNorm),
-            lmHead: try weights.lmHead(TensorNames.weight(names.lmHead), tied: config.tieWordEmbeddings ?? true, embedding: embedding),
-            layer: { index in
-                // Fused tensors split where this layer's shape says (a pruned layer's own).
-                let spec = config.prunedLayers?[index]
-                let qkHeadDim = spec?.qkHeadDim ?? headDim, vHeadDim = spec?.vHeadDim ?? headDim
-                let heads = spec?.numAttentionHeads ?? config.numAttentionHeads, kvHeads = spec?.numKeyValueHeads ?? config.numKeyValueHeads
-                let ffn = spec?.intermediateSize ?? config.intermediateSize
-                var tensors = try reader.read(index, queryKeyValueRows: [heads * qkHeadDim, kvHeads * qkHeadDim, kvHeads * vHeadDim],
-                                              gateUpRows: [ffn, ffn])
-                tensors.attentionShortcut = try weights.optionalMatrix(TensorNames.weight(names.layerModule(index, PrunedTensorNames.attentionShortcut)))
-                tensors.mlpShortcut = try weights.optionalMatrix(TensorNames.weight(names.layerModule(index, PrunedTensorNames.mlpShortcut)))
-                return tensors
-            })
-        try weights.loaded.checkAllUsed(stored: checkpoint.tensorNames)
-        return model
+        return (config, family)
     }
 }
 

@@ -30,40 +30,63 @@ struct ModelAssembly {
     /// The file or folder the tensors came from, for errors.
     let source: String
 
+    /// The whole model, every layer converted and held (resident).
     func build(embedding: Matrix<Float>, finalNorm: [Float], lmHead: Matrix<Float>?,
                layer: (Int) throws -> LayerTensors) throws -> TransformerModel {
-        let headDim = config.resolvedHeadDim
-        let global = try rotation(config.rope(slidingLayer: false), factors: ropeFactors)
-        let local = config.hasSlidingLayers ? try rotation(config.rope(slidingLayer: true), factors: nil) : global
-        let activation = family.activation
-
-        // A pruned checkpoint's stream may be narrower than hidden_size (SliceGPT).
-        let pruned = config.prunedLayers != nil
-        try expect(embedding, rows: config.vocabSize, cols: pruned ? embedding.cols : config.hiddenSize, "the embedding")
+        try checkEmbedding(embedding)
         var layers: [DecoderLayer] = []
         var width = embedding.cols
         for index in 0..<config.numHiddenLayers {
-            let t = try layer(index)
-            let sliding = config.isSlidingLayer(index)
-            let rotation = sliding ? local : global
-            let spec = config.prunedLayers?[index]
-            let shape = LayerShape(heads: spec?.numAttentionHeads ?? config.numAttentionHeads,
-                                   kvHeads: spec?.numKeyValueHeads ?? config.numKeyValueHeads,
-                                   qkHeadDim: spec?.qkHeadDim ?? headDim, vHeadDim: spec?.vHeadDim ?? headDim,
-                                   intermediate: spec?.intermediateSize ?? config.intermediateSize,
-                                   input: width, middle: pruned ? t.wo.rows : width, output: pruned ? t.wDown.rows : width)
-            try check(t, against: shape, layer: index)
-            let attention = Attention(
-                numHeads: shape.heads, numKVHeads: shape.kvHeads, kvHeadOfQueryHead: spec?.kvHeadOfQueryHead, qkHeadDim: shape.qkHeadDim,
-                vHeadDim: shape.vHeadDim,
-                ropeInverseFrequencies: spec?.ropeInverseFrequencies ?? rotation.frequencies,
-                slidingWindow: sliding ? config.slidingWindow : nil, scale: spec?.attentionScale ?? rotation.scale,
-                wq: t.wq, wk: t.wk, wv: t.wv, bq: t.bq, bk: t.bk, bv: t.bv, qNorm: t.qNorm, kNorm: t.kNorm, wo: t.wo)
-            layers.append(DecoderLayer(attentionNorm: t.attentionNorm, attention: attention, postAttentionNorm: t.postAttentionNorm,
-                                       mlpNorm: t.mlpNorm, mlp: MLP(wGate: t.wGate, wUp: t.wUp, wDown: t.wDown, activation: activation),
-                                       postMLPNorm: t.postMLPNorm, attentionShortcut: t.attentionShortcut, mlpShortcut: t.mlpShortcut))
-            width = shape.output
+            layers.append(try self.layer(index, tensors: try layer(index), inputWidth: width))
+            width = layers[index].outputWidth
         }
+        return try model(embedding: embedding, finalNorm: finalNorm, lmHead: lmHead, layers: layers, lastWidth: width)
+    }
+
+    /// The model with `DecoderLayer.unloaded` in place of its layers, which `StreamedLayers`
+    /// reads one at a time from the mapped checkpoint (each checked once here).
+    func buildStreamed(embedding: Matrix<Float>, finalNorm: [Float], lmHead: Matrix<Float>?,
+                       layer: @escaping (Int) throws -> LayerTensors, releasePages: @escaping () -> Void) throws -> (TransformerModel, StreamedLayers) {
+        try checkEmbedding(embedding)
+        let streamed = try StreamedLayers(layerCount: config.numHiddenLayers, firstInputWidth: embedding.cols, read: layer,
+                                          assemble: { try self.layer($0, tensors: $1, inputWidth: $2) }, releasePages: releasePages)
+        let layers = [DecoderLayer](repeating: .unloaded, count: config.numHiddenLayers)
+        return (try model(embedding: embedding, finalNorm: finalNorm, lmHead: lmHead, layers: layers, lastWidth: streamed.outputWidth), streamed)
+    }
+
+    /// A pruned checkpoint's stream may be narrower than hidden_size (SliceGPT).
+    private func checkEmbedding(_ embedding: Matrix<Float>) throws {
+        try expect(embedding, rows: config.vocabSize, cols: config.prunedLayers != nil ? embedding.cols : config.hiddenSize, "the embedding")
+    }
+
+    /// Layer `index` from its tensors, checked against the shape the config implies for a
+    /// stream `inputWidth` wide.
+    func layer(_ index: Int, tensors t: LayerTensors, inputWidth width: Int) throws -> DecoderLayer {
+        let headDim = config.resolvedHeadDim
+        let sliding = config.isSlidingLayer(index)
+        let rotation = sliding && config.hasSlidingLayers ? try rotation(config.rope(slidingLayer: true), factors: nil)
+            : try rotation(config.rope(slidingLayer: false), factors: ropeFactors)
+        let pruned = config.prunedLayers != nil
+        let spec = config.prunedLayers?[index]
+        let shape = LayerShape(heads: spec?.numAttentionHeads ?? config.numAttentionHeads,
+                               kvHeads: spec?.numKeyValueHeads ?? config.numKeyValueHeads,
+                               qkHeadDim: spec?.qkHeadDim ?? headDim, vHeadDim: spec?.vHeadDim ?? headDim,
+                               intermediate: spec?.intermediateSize ?? config.intermediateSize,
+                               input: width, middle: pruned ? t.wo.rows : width, output: pruned ? t.wDown.rows : width)
+        try check(t, against: shape, layer: index)
+        let attention = Attention(
+            numHeads: shape.heads, numKVHeads: shape.kvHeads, kvHeadOfQueryHead: spec?.kvHeadOfQueryHead, qkHeadDim: shape.qkHeadDim,
+            vHeadDim: shape.vHeadDim,
+            ropeInverseFrequencies: spec?.ropeInverseFrequencies ?? rotation.frequencies,
+            slidingWindow: sliding ? config.slidingWindow : nil, scale: spec?.attentionScale ?? rotation.scale,
+            wq: t.wq, wk: t.wk, wv: t.wv, bq: t.bq, bk: t.bk, bv: t.bv, qNorm: t.qNorm, kNorm: t.kNorm, wo: t.wo)
+        return DecoderLayer(attentionNorm: t.attentionNorm, attention: attention, postAttentionNorm: t.postAttentionNorm,
+                            mlpNorm: t.mlpNorm, mlp: MLP(wGate: t.wGate, wUp: t.wUp, wDown: t.wDown, activation: family.activation),
+                            postMLPNorm: t.postMLPNorm, attentionShortcut: t.attentionShortcut, mlpShortcut: t.mlpShortcut)
+    }
+
+    private func model(embedding: Matrix<Float>, finalNorm: [Float], lmHead: Matrix<Float>?, layers: [DecoderLayer],
+                       lastWidth width: Int) throws -> TransformerModel {
         guard finalNorm.count == width else {
             throw ModelFileError(path: source, message: "the last layer leaves \(width) values, the final norm has \(finalNorm.count)")
         }

@@ -3,8 +3,12 @@ import H5Store
 import ModelIO
 
 /// A model ready to run, with its tokenizer and where it came from.
-public struct LoadedModel: Sendable {
+public struct LoadedModel {
+    /// The model; a streamed one holds `DecoderLayer.unloaded` in place of its layers.
     public let model: TransformerModel
+    /// A streamed model's layers, read from the mapped checkpoint one at a time (nil when
+    /// the model is resident).
+    public let streamedLayers: StreamedLayers?
     public let tokenizer: Tokenizer
     /// The registry name, or the path the user gave.
     public let name: String
@@ -12,12 +16,28 @@ public struct LoadedModel: Sendable {
     public let path: String
     public let loadSeconds: Double
 
-    public init(model: TransformerModel, tokenizer: Tokenizer, name: String, path: String, loadSeconds: Double) {
+    public init(model: TransformerModel, streamedLayers: StreamedLayers? = nil, tokenizer: Tokenizer, name: String, path: String,
+                loadSeconds: Double) {
         self.model = model
+        self.streamedLayers = streamedLayers
         self.tokenizer = tokenizer
         self.name = name
         self.path = path
         self.loadSeconds = loadSeconds
+    }
+
+    /// Where the layers come from, whichever way the model is held.
+    public var layers: LayerSource { streamedLayers ?? ResidentLayers(model.layers) }
+
+    /// Parameters by part, counted from the weights (a streamed model's layers as they were
+    /// checked at load time).
+    public var parameterCounts: ParameterCounts {
+        guard let streamedLayers else { return model.parameterCounts }
+        let counts = (0..<streamedLayers.layerCount).map(streamedLayers.parameterCount)
+        let outside = model.parameterCounts
+        let decoder = counts.reduce(0) { $0 + $1.total }
+        return ParameterCounts(total: outside.total + decoder, decoderLayers: decoder, embedding: outside.embedding, head: outside.head,
+                               shortcuts: counts.reduce(0) { $0 + $1.shortcuts })
     }
 
     /// SHA-256 of the checkpoint, for provenance (computed on request: it reads every
@@ -34,27 +54,37 @@ public struct LoadedModel: Sendable {
 
 public enum ModelLoader {
     /// Loads a registry model (`smollm2-135m`, …), a GGUF file, or a HuggingFace-style
-    /// checkpoint folder (config.json, safetensors, tokenizer.json).
-    public static func load(_ nameOrPath: String) throws -> LoadedModel {
+    /// checkpoint folder (config.json, safetensors, tokenizer.json); `streamed` keeps the
+    /// layers in the mapped checkpoint (see `StreamedLayers`).
+    public static func load(_ nameOrPath: String, streamed: Bool = false) throws -> LoadedModel {
         let resolved = try AssetRegistry.resolve(nameOrPath, kind: .model)
         let start = Date()
-        let model: TransformerModel
+        let opened: (model: TransformerModel, layers: StreamedLayers?)
         let tokenizer: Tokenizer
         if isFolder(resolved.path) {
-            model = try HFCheckpointLoader.load(folder: resolved.path)
+            opened = try HFCheckpointLoader.open(folder: resolved.path, streamed: streamed)
             tokenizer = try folderTokenizer(resolved.path, hops: 0)
         } else {
             let file = try GGUFFile(path: resolved.path)
-            model = try GGUFLoader.load(file)
+            opened = try GGUFLoader.open(file, streamed: streamed)
             tokenizer = try Tokenizer(gguf: file)
         }
+        let model = opened.model
         // Every id the tokenizer can produce indexes an embedding row.
         guard tokenizer.vocabularySize <= model.vocabularySize else {
             throw ModelFileError(path: resolved.path, message: "the tokenizer has \(tokenizer.vocabularySize) tokens, "
                                  + "the embedding only \(model.vocabularySize) rows")
         }
-        return LoadedModel(model: model, tokenizer: tokenizer, name: resolved.asset?.id ?? nameOrPath, path: resolved.path,
-                           loadSeconds: Date().timeIntervalSince(start))
+        return LoadedModel(model: model, streamedLayers: opened.layers, tokenizer: tokenizer, name: resolved.asset?.id ?? nameOrPath,
+                           path: resolved.path, loadSeconds: Date().timeIntervalSince(start))
+    }
+
+    /// The config of a model, read without its weights (for planning a run).
+    public static func configuration(_ nameOrPath: String) throws -> ModelConfig {
+        let resolved = try AssetRegistry.resolve(nameOrPath, kind: .model)
+        if isFolder(resolved.path) { return try HFCheckpointLoader.configuration(folder: resolved.path) }
+        if resolved.path.hasSuffix(".json") { return try HFCheckpointLoader.configuration(file: resolved.path) }
+        return try GGUFLoader.configuration(GGUFFile(path: resolved.path)).config
     }
 
     /// Only the tokenizer of a model (no weights are read).
