@@ -69,6 +69,21 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
         return out
     }
 
+    /// The sub-matrix of the given rows and columns, in the given orders, gathered in one
+    /// pass (selecting rows and then columns would first copy whole rows).
+    public func submatrix(rows rowIndices: [Int], columns columnIndices: [Int]) -> Matrix {
+        var out = Matrix(rows: rowIndices.count, cols: columnIndices.count)
+        let n = columnIndices.count
+        elements.withUnsafeBufferPointer { src in
+            out.elements.withUnsafeMutableBufferPointer { dst in
+                for (i, r) in rowIndices.enumerated() {
+                    for (j, c) in columnIndices.enumerated() { dst[i * n + j] = src[r * cols + c] }
+                }
+            }
+        }
+        return out
+    }
+
     /// The sub-matrix made of the given columns, in the given order.
     @inlinable
     public func selectingColumns(_ indices: [Int]) -> Matrix {

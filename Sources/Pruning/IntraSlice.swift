@@ -92,14 +92,14 @@ struct IntraSlice: PruningMethod {
         let linear = layer.postMLPNorm == nil && layer.mlpShortcut == nil
         let unprunedOutputs = linear ? nil : try zip(inputs, middle).map { try model.completeMLP(index, downInput: $0, residual: $1) }
         let removed = budget.mlpChannelsRemoved(afterAttention: layer.attention)
+        let c = recorder.takeSum()
         let pruned = try IntraSliceMLP(layer: index, compensation: options.mlpCompensation)
-            .prune(original, removed: removed, covariance: recorder.sum, statistics: &statistics)
+            .prune(original, removed: removed, covariance: c, statistics: &statistics)
         model.layers[index].mlp = pruned.mlp
         let outputs = try flow.outputsKeeping(pruned.kept, of: model, downInputs: inputs, middle: middle)
-        let c = recorder.sum
         let error = unprunedOutputs.map { relativeError(outputs, reference: $0, base: middle) }
             ?? relativeError(pruned: pruned.mlp.wDown.asDouble.transposed, unpruned: original.wDown.asDouble.transposed,
-                             prunedGram: c.selectingRows(pruned.kept).selectingColumns(pruned.kept), cross: c.selectingRows(pruned.kept), unprunedGram: c)
+                             prunedGram: c.submatrix(rows: pruned.kept, columns: pruned.kept), cross: c.selectingRows(pruned.kept), unprunedGram: c)
         statistics.record(layer: index, site: "mlp", "relative_output_error", [error])
         return outputs
     }

@@ -15,12 +15,14 @@ struct IntraSliceMLP {
     func prune(_ mlp: MLP, removed: Int, covariance raw: Matrix<Double>,
                statistics: inout PruningStatistics) throws -> (mlp: MLP, kept: [Int]) {
         let f = mlp.width, dOut = mlp.wDown.rows
-        let c = damped(raw, fraction: 0.01)
+        // C + λI with λ = 1 % of the mean diagonal, applied where it is read: a damped copy of
+        // an 11008² covariance would hold another gigabyte for nothing but its diagonal.
+        let lambda = 0.01 * raw.diagonal.reduce(0, +) / Double(f)
         var columnNorms = [Double](repeating: 0, count: f)
         mlp.wDown.elements.withUnsafeBufferPointer { w in
             for r in 0..<dOut { for j in 0..<f { let v = Double(w[r * f + j]); columnNorms[j] += v * v } }
         }
-        let scores = (0..<f).map { c[$0, $0] * columnNorms[$0] }
+        let scores = (0..<f).map { (raw[$0, $0] + lambda) * columnNorms[$0] }
         let order = scores.indices.sorted { (scores[$0], $1) > (scores[$1], $0) }
         let kept = Array(order.prefix(f - removed)).sorted(), dropped = Array(order.suffix(removed)).sorted()
         statistics.record(layer: layer, site: "mlp", "channel_scores", scores)
@@ -29,8 +31,9 @@ struct IntraSliceMLP {
         var pruned = mlp
         pruned.keepChannels(kept)
         guard compensation, !dropped.isEmpty else { return (pruned, kept) }
-        let ckk = c.selectingRows(kept).selectingColumns(kept)
-        let ckp = c.selectingRows(kept).selectingColumns(dropped)
+        var ckk = raw.submatrix(rows: kept, columns: kept)
+        for i in kept.indices { ckk.elements[i * kept.count + i] += lambda }
+        let ckp = raw.submatrix(rows: kept, columns: dropped)
         let t: Matrix<Double>
         do { t = try CholeskyFactor(ckk).solve(ckp) } catch {
             throw PruningError("layer \(layer): the covariance of the kept MLP channels is not positive definite after damping (\(error))")
