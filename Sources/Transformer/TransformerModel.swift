@@ -3,7 +3,7 @@ import LinAlg
 /// A decoder-only transformer with the weights in Float32.
 public struct TransformerModel: Sendable {
     public var config: ModelConfig
-    public var architecture: Architecture
+    public var architecture: ArchitectureFamily
     /// [V, D]
     public var embedding: Matrix<Float>
     /// Multiplies embeddings on the way in (√D for Gemma, 1 otherwise).
@@ -18,7 +18,7 @@ public struct TransformerModel: Sendable {
     /// sliced vector is normalised as the full one was.
     public var residualNormDivisor: Int?
 
-    public init(config: ModelConfig, architecture: Architecture, embedding: Matrix<Float>, embeddingScale: Float = 1,
+    public init(config: ModelConfig, architecture: ArchitectureFamily, embedding: Matrix<Float>, embeddingScale: Float = 1,
                 layers: [DecoderLayer], finalNorm: [Float], lmHead: Matrix<Float>?, normEps: Float,
                 residualNormDivisor: Int? = nil) {
         self.config = config

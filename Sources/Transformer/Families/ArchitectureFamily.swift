@@ -26,10 +26,14 @@ public struct ArchitectureFamily: Sendable, Equatable, CustomStringConvertible {
     /// RoPE base of sliding layers when the config names none (Gemma 3: 10⁴); nil when
     /// sliding layers rotate as the others do.
     public let localRopeBase: Double?
+    /// Its checkpoints store biases on the query, key and value projections (Qwen2): what a
+    /// new checkpoint of the family (`intraslice synth`) holds. Loaders read biases
+    /// wherever they are stored.
+    public let attentionBiases: Bool
 
     public init(name: String, modelTypes: [String], huggingFace: TensorNames, gguf: GGUFLayout?, storedNormOffset: Float = 0,
                 activation: Activation, activationNames: [String], scalesEmbedding: Bool = false,
-                slidingWindow: SlidingWindowRule, localRopeBase: Double? = nil) {
+                slidingWindow: SlidingWindowRule, localRopeBase: Double? = nil, attentionBiases: Bool = false) {
         self.name = name
         self.modelTypes = modelTypes
         self.huggingFace = huggingFace
@@ -40,6 +44,7 @@ public struct ArchitectureFamily: Sendable, Equatable, CustomStringConvertible {
         self.scalesEmbedding = scalesEmbedding
         self.slidingWindow = slidingWindow
         self.localRopeBase = localRopeBase
+        self.attentionBiases = attentionBiases
     }
 
     public var description: String { name }
@@ -59,9 +64,6 @@ public struct ArchitectureFamily: Sendable, Equatable, CustomStringConvertible {
         self = family
     }
 }
-
-/// The name `TransformerModel.architecture` (Layers.swift) gives the family type.
-public typealias Architecture = ArchitectureFamily
 
 /// Which layers attend only to the last `sliding_window` positions.
 public enum SlidingWindowRule: Sendable, Equatable {

@@ -5,5 +5,5 @@ extension ArchitectureFamily {
     public static let qwen2 = ArchitectureFamily(
         name: "qwen2", modelTypes: ["qwen2"], huggingFace: .llama,
         gguf: GGUFLayout(architecture: "qwen2", names: .llamaGGUF),
-        activation: .silu, activationNames: ["silu"], slidingWindow: .fromLayer(defaultFirst: 28))
+        activation: .silu, activationNames: ["silu"], slidingWindow: .fromLayer(defaultFirst: 28), attentionBiases: true)
 }

@@ -112,11 +112,7 @@ public enum SyntheticCheckpoint {
     }
 }
 
-/// A tensor of a synthetic checkpoint, under its HuggingFace name.
-///
-/// The names are listed here, in the one place `synth` keeps them, until the per-family
-/// architecture descriptions hold the HuggingFace name tables the loaders and writers
-/// share; then this list should come from them.
+/// A tensor of a synthetic checkpoint, under its family's HuggingFace name.
 struct SyntheticTensor {
     enum Kind { case weight, norm }
     let name: String
@@ -125,37 +121,43 @@ struct SyntheticTensor {
 
     var elementCount: Int { shape.reduce(1, *) }
 
-    /// A llama, qwen2 or phi3 checkpoint's tensors in the order HuggingFace saves them:
-    /// Qwen2 has q/k/v biases, Phi-3 fused `qkv_proj` and `gate_up_proj`.
+    /// A checkpoint's tensors under its family's HuggingFace names (`ArchitectureFamily`),
+    /// in the order HuggingFace saves them: separate or fused projections as the family
+    /// stacks them, q/k/v biases where the family stores them, its norms.
     static func all(_ config: ModelConfig) -> [SyntheticTensor] {
         let d = config.hiddenSize, f = config.intermediateSize, head = config.resolvedHeadDim
         let q = config.numAttentionHeads * head, kv = config.numKeyValueHeads * head
-        var tensors = [SyntheticTensor(name: "model.embed_tokens.weight", shape: [config.vocabSize, d], kind: .weight)]
+        let family = config.architecture!, names = family.huggingFace, layerNames = names.layer
+        var tensors = [SyntheticTensor(name: TensorNames.weight(names.embedding), shape: [config.vocabSize, d], kind: .weight)]
         for layer in 0..<config.numHiddenLayers {
-            let p = "model.layers.\(layer)."
-            func weight(_ name: String, _ shape: [Int]) -> SyntheticTensor { SyntheticTensor(name: p + name, shape: shape, kind: .weight) }
-            if config.architecture == .phi3 {
-                tensors.append(weight("self_attn.qkv_proj.weight", [q + 2 * kv, d]))
-            } else {
-                for (name, rows) in [("q_proj", q), ("k_proj", kv), ("v_proj", kv)] {
-                    tensors.append(weight("self_attn.\(name).weight", [rows, d]))
-                    if config.architecture == .qwen2 { tensors.append(weight("self_attn.\(name).bias", [rows])) }
+            func module(_ name: String) -> String { names.layerModule(layer, name) }
+            func weight(_ name: String, _ shape: [Int]) -> SyntheticTensor { SyntheticTensor(name: TensorNames.weight(module(name)), shape: shape, kind: .weight) }
+            func stacked(_ stacking: Stacking, rows: [Int], biases: Bool) {
+                switch stacking {
+                case .fused(let name):
+                    tensors.append(weight(name, [rows.reduce(0, +), d]))
+                    if biases { tensors.append(SyntheticTensor(name: TensorNames.bias(module(name)), shape: [rows.reduce(0, +)], kind: .weight)) }
+                case .separate(let parts):
+                    for (name, count) in zip(parts, rows) {
+                        tensors.append(weight(name, [count, d]))
+                        if biases { tensors.append(SyntheticTensor(name: TensorNames.bias(module(name)), shape: [count], kind: .weight)) }
+                    }
                 }
             }
-            tensors.append(weight("self_attn.o_proj.weight", [d, q]))
-            if config.architecture == .phi3 {
-                tensors.append(weight("mlp.gate_up_proj.weight", [2 * f, d]))
-            } else {
-                tensors += [weight("mlp.gate_proj.weight", [f, d]), weight("mlp.up_proj.weight", [f, d])]
+            stacked(layerNames.queryKeyValue, rows: [q, kv, kv], biases: family.attentionBiases)
+            tensors.append(weight(layerNames.attentionOutput, [d, q]))
+            stacked(layerNames.gateUp, rows: [f, f], biases: false)
+            tensors.append(weight(layerNames.down, [d, f]))
+            for norm in [layerNames.attentionNorm, layerNames.mlpNorm] + [layerNames.postAttentionNorm, layerNames.postMLPNorm].compactMap({ $0 }) {
+                tensors.append(SyntheticTensor(name: TensorNames.weight(module(norm)), shape: [d], kind: .norm))
             }
-            tensors.append(weight("mlp.down_proj.weight", [d, f]))
-            for norm in ["input_layernorm.weight", "post_attention_layernorm.weight"] {
-                tensors.append(SyntheticTensor(name: p + norm, shape: [d], kind: .norm))
+            for norm in [layerNames.queryNorm, layerNames.keyNorm].compactMap({ $0 }) {
+                tensors.append(SyntheticTensor(name: TensorNames.weight(module(norm)), shape: [head], kind: .norm))
             }
         }
-        tensors.append(SyntheticTensor(name: "model.norm.weight", shape: [d], kind: .norm))
+        tensors.append(SyntheticTensor(name: TensorNames.weight(names.finalNorm), shape: [d], kind: .norm))
         if config.tieWordEmbeddings == false {
-            tensors.append(SyntheticTensor(name: "lm_head.weight", shape: [config.vocabSize, d], kind: .weight))
+            tensors.append(SyntheticTensor(name: TensorNames.weight(names.lmHead), shape: [config.vocabSize, d], kind: .weight))
         }
         return tensors
     }
