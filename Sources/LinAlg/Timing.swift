@@ -50,9 +50,16 @@ public func measure(warmup: Int, repeats: Int, _ body: () throws -> Void) rethro
     return TimingSummary(samples: samples)
 }
 
-/// The process's peak resident memory so far, in bytes (getrusage's ru_maxrss, which
-/// Linux reports in KiB).
+/// The process's peak resident memory so far, in bytes: `VmHWM` of /proc/self/status,
+/// the high-water mark of this program's own address space. (getrusage's ru_maxrss is
+/// inherited across fork and exec, so a tool started by a large process, a test runner,
+/// reported its parent's peak.)
 public func peakResidentBytes() -> Int {
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+       let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+       let kib = Int(line.split(whereSeparator: { $0 == " " || $0 == "\t" }).dropFirst().first ?? "") {
+        return kib * 1024
+    }
     var usage = rusage()
     getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
     return Int(usage.ru_maxrss) * 1024

@@ -51,7 +51,6 @@ final class StreamingTests: XCTestCase {
         XCTAssertEqual(streamed["residency"] as? String, "streamed")
         let nll = try [resident, streamed].map { try XCTUnwrap($0["mean_nll"] as? Double).bitPattern }
         XCTAssertEqual(nll[0], nll[1], "mean NLL differs between resident and streamed")
-        XCTAssertLessThan(try XCTUnwrap(streamed["peak_rss_bytes"] as? Int), try XCTUnwrap(resident["peak_rss_bytes"] as? Int))
 
         let prune = ["prune", "--model", model, "--method", "intraslice", "--ratio", "0.3", "--cal-samples", "4", "--cal-seqlen", "64",
                      "--calibration", "tiny", "--no-checkpoints"]

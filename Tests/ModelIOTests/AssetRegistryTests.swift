@@ -55,7 +55,7 @@ final class AssetRegistryTests: XCTestCase {
             }
             XCTAssertThrowsError(try AssetRegistry.resolve("llama-9000", kind: .model)) { error in
                 XCTAssertEqual(String(describing: error),
-                               "no model named 'llama-9000' and no such file or folder; known models: smollm2-135m, gemma3-270m, qwen2.5-0.5b")
+                               "no model named 'llama-9000' and no such file or folder; known models: smollm2-135m, gemma3-270m, qwen2.5-0.5b, qwen2.5-1.5b")
             }
             // A cached file with the wrong content fails verification with both hashes named.
             XCTAssertThrowsError(try AssetRegistry.asset(named: "smollm2-135m", kind: .model)!.verify()) { error in
