@@ -15,27 +15,33 @@ OUT=$REPO/Results/scale
 export OPENBLAS_NUM_THREADS=2
 mkdir -p "$WORK" "$OUT"
 
-run() { # NAME ARGS...: one command, its JSON on stdout, its log with time -v
+run_one() { # NAME ARGS...: one command, its JSON on stdout, its log with time -v
   local name=$1
   shift
   echo "== $name: intraslice $*" | tee -a "$OUT/commands.txt"
-  /usr/bin/time -v "$BIN" "$@" --threads 2 --json > "$OUT/$name.json.tmp" 2> "$OUT/$name.log"
+  local threads=(--threads 2) && [[ $1 == synth ]] && threads=()
+  /usr/bin/time -v "$BIN" "$@" "${threads[@]}" --json > "$OUT/$name.json.tmp" 2> "$OUT/$name.log"
   tail -n 1 "$OUT/$name.json.tmp" > "$OUT/$name.json" && rm "$OUT/$name.json.tmp"
   grep "Maximum resident set size" "$OUT/$name.log"
 }
 
 # Qwen2.5-1.5B: dense perplexity at L = 2048 resident and streamed, IntraSlice 25 %
-# resident and streamed (8 × 512 calibration tokens of wiki), the pruned model's perplexity.
+# resident and streamed (8 × 512 calibration tokens of wiki; the streamed prune plans
+# 4.7 GiB), the pruned model's perplexity. FROM=N skips the first N steps (a rerun).
 QWEN=qwen2.5-1.5b
+step=0
+run() { step=$((step + 1)); ((step > ${FROM:-0})) || return 0; run_one "$@"; }
 run qwen-ppl-resident eval ppl --model $QWEN --seqlen 2048 --windows 4
 run qwen-ppl-streamed eval ppl --model $QWEN --seqlen 2048 --windows 4 --memory-budget 3GiB
 for mode in resident streamed; do
-  budget=() && [[ $mode == streamed ]] && budget=(--memory-budget 3GiB)
+  budget=() && [[ $mode == streamed ]] && budget=(--memory-budget 5GiB)
   run qwen-prune-$mode prune --model $QWEN --method intraslice --ratio 0.25 --ratio-kind params --calibration wiki \
     --cal-samples 8 --cal-seqlen 512 --output "$WORK/qwen-intraslice-25-$mode" --overwrite --no-checkpoints "${budget[@]}"
 done
-cmp "$WORK/qwen-intraslice-25-resident/model.safetensors" "$WORK/qwen-intraslice-25-streamed/model.safetensors" \
-  && echo "qwen: resident and streamed prunes wrote identical weights" | tee -a "$OUT/commands.txt"
+for file in "$WORK"/qwen-intraslice-25-resident/{*.safetensors,model.safetensors.index.json,config.json}; do
+  [[ -e $file ]] || continue
+  cmp "$file" "$WORK/qwen-intraslice-25-streamed/${file##*/}" && echo "qwen: resident and streamed prunes wrote the same ${file##*/}" | tee -a "$OUT/commands.txt"
+done
 run qwen-pruned-ppl-streamed eval ppl --model "$WORK/qwen-intraslice-25-streamed" --seqlen 2048 --windows 4 --memory-budget 3GiB
 
 # Synthetic Llama-2-7B (bf16, sharded): evaluated under a 6 GiB budget; pruned under 9 GiB,
