@@ -26,7 +26,7 @@ extension DecoderLayer {
     /// The layer's output rows from the stream after attention ([rows, middle width]).
     /// Rows are independent here, so any batching works.
     public func mlpHalf(states: Matrix<Float>, index: Int, norm: StreamNorm, observer: ActivationObserver? = nil) throws -> Matrix<Float> {
-        let (context, stream) = prepare(states, batch: 1, index: index, norm: norm, observer: observer)
+        let (context, stream) = prepare(states, batch: 1, attends: false, index: index, norm: norm, observer: observer)
         var s = stream
         try mlpHalf(&s, context: context)
         return s.copy()
@@ -35,7 +35,7 @@ extension DecoderLayer {
     /// The MLP up to its down projection: the Wdown input rows ([rows, MLP width]).
     public func downProjectionInputs(states: Matrix<Float>, index: Int, norm: StreamNorm,
                                      observer: ActivationObserver? = nil) throws -> Matrix<Float> {
-        let (context, stream) = prepare(states, batch: 1, index: index, norm: norm, observer: observer)
+        let (context, stream) = prepare(states, batch: 1, attends: false, index: index, norm: norm, observer: observer)
         var s = stream
         try mlpHalf(&s, context: context, throughDownProjection: false)
         return context.workspace.copy(context.workspace.gated, rows: states.rows, width: mlp.width)
@@ -47,7 +47,7 @@ extension DecoderLayer {
     public func completeAttention(woInput: Matrix<Float>, residual: Matrix<Float>, index: Int, norm: StreamNorm) throws -> Matrix<Float> {
         precondition(woInput.rows == residual.rows && woInput.cols == attention.outputInputWidth && residual.cols == inputWidth,
                      "layer \(index): Wo inputs \(woInput.rows)×\(woInput.cols) and residual \(residual.rows)×\(residual.cols) do not fit")
-        let (context, stream) = prepare(residual, batch: 1, index: index, norm: norm, observer: nil)
+        let (context, stream) = prepare(residual, batch: 1, attends: false, index: index, norm: norm, observer: nil)
         var s = stream
         try woInput.elements.withUnsafeBufferPointer { try completeAttention(&s, heads: $0.baseAddress!, context: context) }
         return s.copy()
@@ -57,20 +57,23 @@ extension DecoderLayer {
     public func completeMLP(downInput: Matrix<Float>, residual: Matrix<Float>, index: Int, norm: StreamNorm) throws -> Matrix<Float> {
         precondition(downInput.rows == residual.rows && downInput.cols == mlp.width && residual.cols == middleWidth,
                      "layer \(index): Wdown inputs \(downInput.rows)×\(downInput.cols) and residual \(residual.rows)×\(residual.cols) do not fit")
-        let (context, stream) = prepare(residual, batch: 1, index: index, norm: norm, observer: nil)
+        let (context, stream) = prepare(residual, batch: 1, attends: false, index: index, norm: norm, observer: nil)
         var s = stream
         try downInput.elements.withUnsafeBufferPointer { try completeMLP(&s, gated: $0.baseAddress!, context: context) }
         return s.copy()
     }
 
-    /// A context for this layer alone over `states` (positions from 0 in each sequence),
-    /// and the stream holding a copy of them.
-    private func prepare(_ states: Matrix<Float>, batch: Int, index: Int, norm: StreamNorm,
+    /// A context for this layer alone over `states` (positions from 0 in each of `batch`
+    /// sequences), and the stream holding a copy of them. Runs that do not attend (the MLP
+    /// half, the ends of either half) get no RoPE table and no score scratch: their rows are
+    /// independent, and a table for thousands of calibration rows would be computed for
+    /// nothing on every call.
+    private func prepare(_ states: Matrix<Float>, batch: Int, attends: Bool = true, index: Int, norm: StreamNorm,
                          observer: ActivationObserver?) -> (LayerContext, ResidualStream) {
         precondition(batch > 0 && states.rows % batch == 0, "\(states.rows) rows do not split into \(batch) sequences")
         let length = states.rows / batch
-        let workspace = Workspace(layers: [self], streamWidth: states.cols, rows: states.rows, keys: length)
-        let rope = RoPETable(inverseFrequencies: attention.ropeInverseFrequencies, positions: Array(0..<length))
+        let workspace = Workspace(layers: [self], streamWidth: states.cols, rows: states.rows, keys: attends ? length : 1)
+        let rope = RoPETable(inverseFrequencies: attention.ropeInverseFrequencies, positions: attends ? Array(0..<length) : [])
         let context = LayerContext(index: index, norm: norm, layout: .batched(batch: batch, length: length, firstPosition: 0, cache: nil),
                                    rope: rope, workspace: workspace, observer: observer)
         return (context, workspace.stream(holding: states))
