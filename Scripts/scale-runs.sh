@@ -5,7 +5,7 @@
 # resident memory. Usage: Scripts/scale-runs.sh WORKDIR [LLAMA_LAYERS]
 #   WORKDIR       where models and pruned folders go (outside git; ~15 GB for 32 layers)
 #   LLAMA_LAYERS  layers of the synthetic Llama-2-7B (default 32, the real model)
-# Logs (stderr with the time -v report) and JSON lines go to Results/scale/.
+# Logs (stderr with the time -v report), JSON lines and plans go to Results/scale/.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=${1:?usage: Scripts/scale-runs.sh WORKDIR [LLAMA_LAYERS]}
@@ -15,11 +15,15 @@ OUT=$REPO/Results/scale
 export OPENBLAS_NUM_THREADS=2
 mkdir -p "$WORK" "$OUT"
 
-run_one() { # NAME ARGS...: one command, its JSON on stdout, its log with time -v
+run_one() { # NAME ARGS...: one command, its JSON on stdout, its log with time -v; a prune
+  # or an eval ppl is planned first (`intraslice plan`, JSON in NAME.plan.json)
   local name=$1
   shift
   echo "== $name: intraslice $*" | tee -a "$OUT/commands.txt"
   local threads=(--threads 2) && [[ $1 == synth ]] && threads=()
+  if [[ $1 == prune || $1 == eval ]]; then
+    "$BIN" plan "$@" "${threads[@]}" --json 2>/dev/null | tail -n 1 > "$OUT/$name.plan.json"
+  fi
   /usr/bin/time -v "$BIN" "$@" "${threads[@]}" --json > "$OUT/$name.json.tmp" 2> "$OUT/$name.log"
   tail -n 1 "$OUT/$name.json.tmp" > "$OUT/$name.json" && rm "$OUT/$name.json.tmp"
   grep "Maximum resident set size" "$OUT/$name.log"
@@ -44,12 +48,10 @@ for file in "$WORK"/qwen-intraslice-25-resident/{*.safetensors,model.safetensors
 done
 run qwen-pruned-ppl-streamed eval ppl --model "$WORK/qwen-intraslice-25-streamed" --seqlen 2048 --windows 4 --memory-budget 3GiB
 
-# Synthetic Llama-2-7B (bf16, sharded): evaluated under a 6 GiB budget; pruned under 9 GiB,
-# since the plan for a 6 GiB prune is refused (the Float32 embedding and head, 1.5 GiB, stay
-# resident through a streamed prune, beside the layer and its 11008-wide statistics).
+# Synthetic Llama-2-7B (bf16, sharded): pruned and evaluated under a 6 GiB budget.
 LLAMA=$WORK/llama-2-7b-synth-$LAYERS
 [[ -d $LLAMA ]] || run llama-synth synth --shape llama-2-7b --dtype bf16 --seed 0 --layers "$LAYERS" --output "$LLAMA"
 run llama-prune prune --model "$LLAMA" --method intraslice --ratio 0.3 --ratio-kind params --calibration wiki \
-  --cal-samples 8 --cal-seqlen 512 --output "$WORK/llama-intraslice-30-$LAYERS" --overwrite --memory-budget 9GiB
+  --cal-samples 8 --cal-seqlen 512 --output "$WORK/llama-intraslice-30-$LAYERS" --overwrite --memory-budget 6GiB
 run llama-ppl-dense eval ppl --model "$LLAMA" --seqlen 512 --windows 4 --memory-budget 6GiB
 run llama-ppl-pruned eval ppl --model "$WORK/llama-intraslice-30-$LAYERS" --seqlen 512 --windows 4 --memory-budget 6GiB

@@ -83,3 +83,23 @@ public enum Perplexity {
         }
     }
 }
+
+extension Perplexity {
+    /// The work of evaluating `windows` windows of `seqlen`, `batch` per call, on a model
+    /// with `config` whose weight files hold `checkpointBytes`, for `intraslice plan`:
+    /// hashing the checkpoint, reading it (streamed: the check at open, then once per pass
+    /// over the layers, as `evaluate` splits the calls by `streamedStateBytes`), the forward
+    /// passes with every row's logits, and the log-softmax over them.
+    public static func work(_ config: ModelConfig, windows: Int, seqlen: Int, batch: Int, checkpointBytes: Int, streamed: Bool,
+                            streamedStateBytes: Int) -> RunWork {
+        var work = RunWork()
+        work.hashedBytes = Double(checkpointBytes)
+        let calls = (windows + batch - 1) / batch
+        let callsPerPass = max(1, streamedStateBytes / (2 * 4 * batch * seqlen * config.hiddenSize))
+        let passes = streamed ? (calls + callsPerPass - 1) / callsPerPass : 0
+        work.loadedBytes = Double(checkpointBytes) * Double(1 + passes)
+        work.forwardFlops = ForwardWork(config: config).prefillFlops(sequences: windows, seqlen: seqlen)
+        work.freshBytes = 4 * Double(windows * seqlen) * Double(config.vocabSize)
+        return work
+    }
+}

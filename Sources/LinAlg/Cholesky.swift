@@ -17,11 +17,12 @@ public struct CholeskyFactor<S: BLASScalar>: Sendable {
 
     /// Factors `a` (only its lower triangle is read) after damping by
     /// `dampingFraction · mean(diag a)`. Throws `notPositiveDefinite` if it still is not.
-    public init(_ a: Matrix<S>, dampingFraction: S = 0) throws {
+    /// A matrix the caller hands over (`consume`) is factored in place, without a copy.
+    public init(_ a: consuming Matrix<S>, dampingFraction: S = 0) throws {
         precondition(a.rows == a.cols, "Cholesky needs a square matrix, got \(a.rows)×\(a.cols)")
         let n = a.rows
         guard a.isFinite else { throw LinAlgError.nonFinite(what: "matrix to factor (\(n)×\(n))") }
-        var l = damped(a, fraction: dampingFraction)
+        var l = dampingFraction == 0 ? consume a : damped(a, fraction: dampingFraction)
         if n > 0 {
             let info = l.elements.withUnsafeMutableBufferPointer { S.potrf(n: n, a: $0.baseAddress!) }
             if info < 0 { throw LinAlgError.lapackArgument(routine: "potrf", info: Int(info)) }

@@ -47,12 +47,6 @@ struct IntraSlice: PruningMethod {
         let layer = model.layers[index], original = layer.attention
         let observer = IntraSliceAttention.Observer(layer: index, attention: original)
         let unprunedInputs = try flow.outputProjectionInputs(model, observer: observer)
-        // Without a post-norm or a shortcut the error is a quadratic form in the Gram
-        // matrices the fit accumulates anyway; otherwise the unpruned outputs are needed.
-        let linear = layer.postAttentionNorm == nil && layer.attentionShortcut == nil
-        let unprunedMiddle = linear ? nil : try zip(unprunedInputs, flow.states).map {
-            try model.completeAttention(index, woInput: $0, residual: $1)
-        }
         let width = original.outputInputWidth
         let step = IntraSliceAttention(layer: index, keep: width - Int((ratio.value * Double(width)).rounded(.toNearestOrEven)),
                                        prunesQueryKeyPairs: ArchitectureAdapter(model).queryKeyPairObstacle == nil)
@@ -74,9 +68,9 @@ struct IntraSlice: PruningMethod {
         // The folded attention's Wo inputs are X̃·P: no third run of the attention is needed.
         let projection = folded.projection.asFloat
         let middle = try zip(prunedInputs, flow.states).map { try model.completeAttention(index, woInput: matmul($0, projection), residual: $1) }
-        let error = unprunedMiddle.map { relativeError(middle, reference: $0, base: flow.states) }
-            ?? relativeError(pruned: matmul(folded.projection, folded.attention.wo.asDouble, transposeB: true), unpruned: original.wo.asDouble.transposed,
-                             prunedGram: fit.covariance.matrix, cross: fit.cross.matrix, unprunedGram: observer.covariance.matrix)
+        let error = try relativeError(middle, base: flow.states) { g in
+            try layer.completeAttention(woInput: unprunedInputs[g], residual: flow.states[g], index: index, norm: model.streamNorm)
+        }
         statistics.record(layer: index, site: "attention", "relative_output_error", [error])
         return middle
     }
@@ -87,44 +81,30 @@ struct IntraSlice: PruningMethod {
         let layer = model.layers[index], original = layer.mlp
         let recorder = SiteRecorder(layer: index, site: .downProjectionInput, products: .float32)
         let inputs = try flow.downProjectionInputs(model, middle: middle, observer: recorder)
-        // Without a post-norm or a shortcut the MLP adds z·Wdownᵀ to the stream, and its error
-        // is a quadratic form in Σ zᵀz; otherwise the unpruned outputs are needed.
-        let linear = layer.postMLPNorm == nil && layer.mlpShortcut == nil
-        let unprunedOutputs = linear ? nil : try zip(inputs, middle).map { try model.completeMLP(index, downInput: $0, residual: $1) }
         let removed = budget.mlpChannelsRemoved(afterAttention: layer.attention)
-        let c = recorder.takeSum()
         let pruned = try IntraSliceMLP(layer: index, compensation: options.mlpCompensation)
-            .prune(original, removed: removed, covariance: c, statistics: &statistics)
+            .prune(original, removed: removed, covariance: recorder.takeSum(), statistics: &statistics)
         model.layers[index].mlp = pruned.mlp
         let outputs = try flow.outputsKeeping(pruned.kept, of: model, downInputs: inputs, middle: middle)
-        let error = unprunedOutputs.map { relativeError(outputs, reference: $0, base: middle) }
-            ?? relativeError(pruned: pruned.mlp.wDown.asDouble.transposed, unpruned: original.wDown.asDouble.transposed,
-                             prunedGram: c.submatrix(rows: pruned.kept, columns: pruned.kept), cross: c.selectingRows(pruned.kept), unprunedGram: c)
+        let error = try relativeError(outputs, base: middle) { g in
+            try layer.completeMLP(downInput: inputs[g], residual: middle[g], index: index, norm: model.streamNorm)
+        }
         statistics.record(layer: index, site: "mlp", "relative_output_error", [error])
         return outputs
     }
 
-    /// Σ‖x̃·A − x·B‖² / Σ‖x·B‖² over the calibration rows, for a module that adds x·B to the
-    /// stream and its pruned form x̃·A, from C̃ = Σ x̃ᵀx̃, R = Σ x̃ᵀx and C = Σ xᵀx:
-    /// (tr AᵀC̃A − 2·tr AᵀRB + tr BᵀCB) / tr BᵀCB.
-    private func relativeError(pruned a: Matrix<Double>, unpruned b: Matrix<Double>, prunedGram: Matrix<Double>,
-                               cross: Matrix<Double>, unprunedGram: Matrix<Double>) -> Double {
-        func trace(_ x: Matrix<Double>, _ m: Matrix<Double>, _ y: Matrix<Double>) -> Double {
-            zip(matmul(m, y).elements, x.elements).reduce(0) { $0 + $1.0 * $1.1 }
-        }
-        let signal = trace(b, unprunedGram, b)
-        let error = trace(a, prunedGram, a) - 2 * trace(a, cross, b) + signal
-        return signal > 0 ? max(0, error) / signal : 0
-    }
-
-    /// ‖(y − base) − (ref − base)‖² / ‖ref − base‖² = ‖y − ref‖² / ‖ref − base‖²: the error of a
-    /// module's contribution to the residual stream, relative to the unpruned contribution.
-    private func relativeError(_ y: [Matrix<Float>], reference: [Matrix<Float>], base: [Matrix<Float>]) -> Double {
+    /// ‖(y − base) − (ref − base)‖² / ‖ref − base‖² = ‖y − ref‖² / ‖ref − base‖² summed over the
+    /// calibration groups: the error of a module's contribution to the residual stream, relative
+    /// to the unpruned contribution. The unpruned module's output for group g comes from
+    /// `reference(g)`, one group at a time, so no second copy of the stream is held; a quadratic
+    /// form in the Gram matrices would cost 2·n²·d Float64 flops (a minute per 7B layer).
+    private func relativeError(_ y: [Matrix<Float>], base: [Matrix<Float>], reference: (Int) throws -> Matrix<Float>) throws -> Double {
         var error = 0.0, signal = 0.0
-        for ((a, r), b) in zip(zip(y, reference), base) {
-            a.elements.withUnsafeBufferPointer { pa in
+        for g in y.indices {
+            let r = try reference(g)
+            y[g].elements.withUnsafeBufferPointer { pa in
                 r.elements.withUnsafeBufferPointer { pr in
-                    b.elements.withUnsafeBufferPointer { pb in
+                    base[g].elements.withUnsafeBufferPointer { pb in
                         for i in 0..<pa.count {
                             let e = Double(pa[i] - pr[i]), s = Double(pr[i] - pb[i])
                             error += e * e

@@ -11,8 +11,9 @@ struct IntraSliceMLP {
     let compensation: Bool
 
     /// Keeps all but `removed` channels of `mlp`, given C = Σ zᵀz of its Wdown inputs;
-    /// returns the pruned MLP and the kept channels (ascending).
-    func prune(_ mlp: MLP, removed: Int, covariance raw: Matrix<Double>,
+    /// returns the pruned MLP and the kept channels (ascending). It takes C, which it frees
+    /// once the blocks it needs are out (at 7B width C is a gigabyte).
+    func prune(_ mlp: MLP, removed: Int, covariance raw: consuming Matrix<Double>,
                statistics: inout PruningStatistics) throws -> (mlp: MLP, kept: [Int]) {
         let f = mlp.width, dOut = mlp.wDown.rows
         // C + λI with λ = 1 % of the mean diagonal, applied where it is read: a damped copy of
@@ -34,8 +35,9 @@ struct IntraSliceMLP {
         var ckk = raw.submatrix(rows: kept, columns: kept)
         for i in kept.indices { ckk.elements[i * kept.count + i] += lambda }
         let ckp = raw.submatrix(rows: kept, columns: dropped)
+        _ = consume raw
         let t: Matrix<Double>
-        do { t = try CholeskyFactor(ckk).solve(ckp) } catch {
+        do { t = try CholeskyFactor(consume ckk).solve(ckp) } catch {
             throw PruningError("layer \(layer): the covariance of the kept MLP channels is not positive definite after damping (\(error))")
         }
         // Wdown'[:, K] = Wdown[:, K] + Wdown[:, P]·Tᵀ in the [out, in] layout.

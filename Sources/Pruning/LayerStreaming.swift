@@ -1,23 +1,34 @@
+import LinAlg
 import Transformer
 
 /// Moves the layers of a streamed model in and out while a method prunes it: a layer is
 /// read from the checkpoint just before the method works on it and handed to the output as
 /// soon as it is finished, so one layer at a time is held in Float32. The model the method
 /// sees keeps `DecoderLayer.unloaded` in the other places.
+///
+/// The embedding and the head are needed only to embed the calibration windows, which a
+/// method does before it asks for its first layer, and for the write: in between they are
+/// released (1.5 GiB at 7B width) and `restoreVocabulary` reads them again.
 public final class LayerStreaming {
-    let source: LayerSource
+    let source: StreamedLayers
     /// Receives each finished layer, in order (the pruned checkpoint's writer).
     let output: (Int, DecoderLayer) throws -> Void
     /// Parameters of the finished layers, in layer order.
     public private(set) var finishedCounts: [(total: Int, shortcuts: Int)] = []
+    private var vocabularyReleased = false
 
-    public init(source: LayerSource, output: @escaping (Int, DecoderLayer) throws -> Void) {
+    public init(source: StreamedLayers, output: @escaping (Int, DecoderLayer) throws -> Void) {
         self.source = source
         self.output = output
     }
 
     func load(_ index: Int, into model: inout TransformerModel) throws {
         precondition(model.layers[index].isUnloaded, "layer \(index) is already loaded")
+        if !vocabularyReleased {
+            model.embedding = Matrix(rows: 0, cols: model.embeddingWidth)
+            model.lmHead = model.lmHead.map { Matrix(rows: 0, cols: $0.cols) }
+            vocabularyReleased = true
+        }
         model.layers[index] = try source.layer(index)
     }
 
@@ -26,5 +37,14 @@ public final class LayerStreaming {
         try output(index, layer)
         finishedCounts.append((layer.parameterCount, layer.shortcutParameterCount))
         model.layers[index] = .unloaded
+    }
+
+    /// Puts back the embedding and head released when the first layer was loaded.
+    public func restoreVocabulary(into model: inout TransformerModel) throws {
+        guard vocabularyReleased else { return }
+        let vocabulary = try source.vocabulary()
+        model.embedding = vocabulary.embedding
+        model.lmHead = vocabulary.lmHead
+        vocabularyReleased = false
     }
 }

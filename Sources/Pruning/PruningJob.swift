@@ -35,14 +35,19 @@ public struct PruningJob {
         public let after: ParameterCounts
         public let statistics: PruningStatistics
         /// What `pruning.json` holds (timings and peak memory included).
-        public let metadata: [String: Any]
+        public let metadata: PruningMetadata
     }
 
-    /// Prunes `loaded` (whose checkpoint hash is `sourceSHA256`) and writes the folder.
-    public func run(_ loaded: LoadedModel, sourceSHA256: String, output: OutputFolder,
+    /// Prunes `source` (whose checkpoint hash is `sourceSHA256`) and writes the folder. It
+    /// takes the caller's model: a streamed prune holds the embedding and head only while it
+    /// embeds the calibration windows and while it writes (`LayerStreaming`).
+    public func run(_ source: consuming LoadedModel, sourceSHA256: String, output: OutputFolder,
                     progress: @escaping (String) -> Void) throws -> Outcome {
-        try method.check(ArchitectureAdapter(loaded.model))
-        if let calibration { try loaded.model.checkContext(calibration.seqlen, "the calibration window length") }
+        var model = source.model
+        let before = source.parameterCounts
+        let loaded = (consume source).releasingStreamedVocabulary
+        try method.check(ArchitectureAdapter(model))
+        if let calibration { try model.checkContext(calibration.seqlen, "the calibration window length") }
 
         var timings: [String: Double] = ["load_s": loaded.loadSeconds]
         var start = monotonicSeconds()
@@ -57,8 +62,6 @@ public struct PruningJob {
             throw PruningError("slicegpt folds every layer's norms into its neighbours before it prunes the first one, so it needs the "
                                + "model resident: raise --memory-budget")
         }
-        var model = loaded.model
-        let before = loaded.parameterCounts
         // A streamed prune writes each layer as it finishes; its saved states would need the
         // shards written so far, which are not kept: it runs without them.
         let checkpoints = loaded.streamedLayers != nil ? nil : checkpointInterval.map {
@@ -74,37 +77,22 @@ public struct PruningJob {
                                                                               sequencesPerGroup: sequencesPerGroup, checkpoints: checkpoints,
                                                                               streaming: streaming, progress: progress))
             timings["prune_s"] = monotonicSeconds() - start
+            try streaming?.restoreVocabulary(into: &model)
             let after = streaming.map { Self.counts(outside: model.parameterCounts, layers: $0.finishedCounts) } ?? model.parameterCounts
 
-            var metadata: [String: Any] = [
-                "harness_version": HarnessVersion.current,
-                "created_utc": ISO8601DateFormatter().string(from: Date()),
-                "method": method.name,
-                "ratio": ratio.value,
-                "ratio_kind": ratio.kind.rawValue,
-                "options": ["slice_head": methodOptions.sliceHead, "mlp_compensation": methodOptions.mlpCompensation],
-                "source_model": ["name": loaded.name, "path": loaded.path, "sha256": sourceSHA256],
-                "parameters_before": Self.json(before),
-                "parameters_after": Self.json(after),
-                "decoder_reduction": 1 - Double(after.decoderLayers) / Double(before.decoderLayers),
-                "blas_threads": BLASThreads.count,
-                "residency": loaded.streamedLayers == nil ? "resident" : "streamed",
-            ]
-            if let resumedFrom { metadata["resumed_from_layer"] = resumedFrom }
-            if let calibrationSet {
-                metadata["calibration"] = [
-                    "source": calibrationSet.settings.source, "corpus": calibrationSet.corpus,
-                    "corpus_sha256": calibrationSet.sourceSHA256 ?? NSNull(), "corpus_tokens": calibrationSet.tokenCount,
-                    "samples": calibrationSet.settings.samples, "seqlen": calibrationSet.settings.seqlen,
-                    "sampling": calibrationSet.settings.sampling.rawValue, "seed": calibrationSet.settings.seed,
-                    "offsets": calibrationSet.offsets, "sequences_per_group": sequencesPerGroup,
-                ] as [String: Any]
-            }
+            var metadata = PruningMetadata(
+                harnessVersion: HarnessVersion.current, createdUTC: ISO8601DateFormatter().string(from: Date()), method: method.name,
+                ratio: ratio.value, ratioKind: ratio.kind.rawValue,
+                options: .init(sliceHead: methodOptions.sliceHead, mlpCompensation: methodOptions.mlpCompensation),
+                sourceModel: .init(name: loaded.name, path: loaded.path, sha256: sourceSHA256),
+                parametersBefore: .init(before), parametersAfter: .init(after),
+                decoderReduction: 1 - Double(after.decoderLayers) / Double(before.decoderLayers), blasThreads: BLASThreads.count,
+                residency: loaded.streamedLayers == nil ? "resident" : "streamed", resumedFromLayer: resumedFrom,
+                calibration: calibrationSet.map { .init($0, sequencesPerGroup: sequencesPerGroup) }, timings: timings, peakRSSBytes: 0)
             start = monotonicSeconds()
             try writer.finish(model, derivedFrom: loaded)
-            let written = try writeRecords(to: path, loaded: loaded, sourceSHA256: sourceSHA256, statistics: statistics, metadata: metadata,
-                                           timings: timings, writeStart: start)
-            return Outcome(model: model, before: before, after: after, statistics: statistics, metadata: written)
+            try writeRecords(to: path, loaded: loaded, sourceSHA256: sourceSHA256, statistics: statistics, metadata: &metadata, writeStart: start)
+            return Outcome(model: model, before: before, after: after, statistics: statistics, metadata: metadata)
         }
         checkpoints?.remove()
         return outcome
@@ -117,9 +105,10 @@ public struct PruningJob {
                                shortcuts: layers.reduce(0) { $0 + $1.shortcuts })
     }
 
-    /// `statistics.h5` and `pruning.json` beside the weights.
+    /// `statistics.h5` and `pruning.json` beside the weights; `metadata` gets the write's
+    /// time and the peak memory.
     private func writeRecords(to path: String, loaded: LoadedModel, sourceSHA256: String, statistics: PruningStatistics,
-                              metadata: [String: Any], timings: [String: Double], writeStart: Double) throws -> [String: Any] {
+                              metadata: inout PruningMetadata, writeStart: Double) throws {
         let folder = URL(fileURLWithPath: path)
         let h5 = try H5Writer(path: folder.appendingPathComponent("statistics.h5").path)
         try Provenance(extra: [
@@ -127,35 +116,33 @@ public struct PruningJob {
             "method": .string(method.name), "ratio": .double(ratio.value), "ratio_kind": .string(ratio.kind.rawValue),
         ]).write(to: h5)
         try statistics.write(to: h5)
-        for (name, counts) in [("before", metadata["parameters_before"]), ("after", metadata["parameters_after"])] {
-            for (key, value) in (counts as? [String: Int]) ?? [:] { try h5.setAttribute(key, .int(Int64(value)), on: "/parameters/\(name)") }
+        for (name, counts) in [("before", metadata.parametersBefore), ("after", metadata.parametersAfter)] {
+            let values = ["total": counts.total, "decoder_layers": counts.decoderLayers, "embedding": counts.embedding, "head": counts.head,
+                          "shortcuts": counts.shortcuts]
+            for (key, value) in values { try h5.setAttribute(key, .int(Int64(value)), on: "/parameters/\(name)") }
         }
         try h5.commit()
 
-        var full = metadata
-        var allTimings = timings
-        allTimings["write_s"] = monotonicSeconds() - writeStart
-        full["timings"] = allTimings
-        full["peak_rss_bytes"] = peakResidentBytes()
-        let json = try JSONSerialization.data(withJSONObject: full, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        try json.write(to: folder.appendingPathComponent("pruning.json"))
-        return full
+        metadata.timings["write_s"] = monotonicSeconds() - writeStart
+        metadata.peakRSSBytes = peakResidentBytes()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try encoder.encode(metadata).write(to: folder.appendingPathComponent("pruning.json"))
     }
 
-    /// Activations and statistics a prune of a model with `config` holds at its peak, for
-    /// the memory plan: the calibration stream entering the layer and after attention,
-    /// the Wo inputs before and after pruning, the Wdown inputs, the float64 sums of the
-    /// widest statistic with their factorisation, the layer before and after pruning, and
-    /// one forward call's scratch.
+    /// Activations and statistics a prune of a model with `config` holds at its peak, beside
+    /// the layers (which `RunMemory` counts): the calibration stream entering the layer and
+    /// after attention, the Wo inputs before and after pruning, the Wdown inputs, the float64
+    /// sum of the widest statistic with the blocks taken out of it (C_KK and C_KP of the MLP
+    /// step: together at most 3/4 of C more), and one forward call's scratch.
     public func workingBytes(_ config: ModelConfig, threads: Int) -> Int {
-        let layer = 2 * ModelFootprint(config: config).largestLayerBytes
-        guard let calibration else { return layer }
+        guard let calibration else { return 0 }
         let tokens = calibration.samples * calibration.seqlen
         let d = config.hiddenSize, f = config.intermediateSize, heads = config.numAttentionHeads * config.resolvedHeadDim
         let stream = 4 * tokens * (3 * d + 2 * heads + f)
-        let statistics = 8 * 3 * max(f * f, heads * heads, d * d)
+        let statistics = 8 * 7 * max(f * f, heads * heads, d * d) / 4
         let rows = sequencesPerGroup * calibration.seqlen
-        return stream + statistics + layer + RunMemory.forwardBytes(config, rows: rows, keys: calibration.seqlen, threads: threads)
+        return stream + statistics + RunMemory.forwardBytes(config, rows: rows, keys: calibration.seqlen, threads: threads)
     }
 
     /// Where a run to `output` keeps its saved state: `.<name>.resume` beside it.
@@ -182,10 +169,5 @@ public struct PruningJob {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return SHA256.hex(of: (try? encoder.encode(settings)) ?? Data())
-    }
-
-    static func json(_ counts: ParameterCounts) -> [String: Int] {
-        ["total": counts.total, "decoder_layers": counts.decoderLayers, "embedding": counts.embedding, "head": counts.head,
-         "shortcuts": counts.shortcuts]
     }
 }

@@ -33,9 +33,7 @@ struct EvalPerplexity: ParsableCommand {
     func run() throws {
         try checkOutputFile(output, resumable: true)
         let threads = threadOptions.apply()
-        let (loaded, spare) = try memoryOptions.load(model) { config in
-            RunMemory(footprint: ModelFootprint(config: config), workingBytes: perplexity.workingBytes(config, threads: threads))
-        }
+        let (loaded, spare) = try memoryOptions.load(model) { perplexity.memory($0, threads: threads) }
         let modelHash = try loaded.checkpointSHA256()
         let resume = try output.map { try ResumeLog(path: resumeLogPath($0), key: "eval ppl \(modelHash) \(data) \(perplexity.key)") }
         let run = try perplexity.evaluate(data, loaded: loaded, threads: threads, resume: resume?.scope(""), streamedStateBytes: spare)
@@ -90,6 +88,11 @@ struct PerplexityOptions: ParsableArguments {
     /// text's token ids (a streamed run adds the layer-major states of the budget left).
     func workingBytes(_ config: ModelConfig, threads: Int) -> Int {
         RunMemory.forwardBytes(config, rows: batch * seqlen, keys: seqlen, threads: threads) + 4 * batch * seqlen * config.hiddenSize
+    }
+
+    /// The memory an evaluation plans (shared with `plan eval ppl`).
+    func memory(_ config: ModelConfig, threads: Int) -> RunMemory {
+        RunMemory(footprint: ModelFootprint(config: config), workingBytes: workingBytes(config, threads: threads))
     }
 
     /// Evaluates `data`; a streamed model keeps up to `streamedStateBytes` of layer-major

@@ -16,6 +16,16 @@ enum JSONOutput {
         fflush(stdout)
     }
 
+    /// Prints a typed record the same way.
+    static func emit<Record: Encodable>(_ record: Record) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        let data = (try? encoder.encode(record)) ?? Data("{\"error\":\"result could not be encoded as JSON\"}".utf8)
+        print(String(decoding: data, as: UTF8.self))
+        fflush(stdout)
+    }
+
     /// JSON has no NaN or infinity: such a number (a standard error over one document, say)
     /// is written as null instead of making the whole object unencodable.
     private static func finite(_ value: Any) -> Any {

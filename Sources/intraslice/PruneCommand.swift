@@ -50,26 +50,59 @@ struct Prune: ParsableCommand {
     func run() throws {
         let destination = try OutputFolder(output, overwrite: overwrite)
         let threads = threadOptions.apply()
-        let job = try PruningJob(method: method, ratio: try PruningRatio(ratio, kind: RatioKind(rawValue: ratioKind)!),
-                                 calibration: calibration.settings,
-                                 options: MethodOptions(sliceHead: sliceHead, mlpCompensation: !noMLPCompensation),
-                                 sequencesPerGroup: calibration.calBatch, checkpointInterval: noCheckpoints ? nil : checkpointInterval)
-        let (loaded, _) = try memoryOptions.load(model, canStream: method != "slicegpt") { config in
-            // The loaded layers stay while their pruned versions are made.
-            RunMemory(footprint: ModelFootprint(config: config), workingBytes: job.workingBytes(config, threads: threads), residentLayerCopies: 2)
-        }
+        let job = try makeJob()
+        let (loaded, _) = try memoryOptions.load(model, canStream: canStream) { Self.memory($0, job: job, threads: threads) }
         let hash = try loaded.checkpointSHA256()
         FileHandle.standardError.write(Data("\(loaded.name): loaded in \(String(format: "%.1f", loaded.loadSeconds)) s; \(method) at \(ratioKind) ratio \(ratio); \(threads) threads\n".utf8))
         let start = Date()
-        let outcome = try job.run(loaded, sourceSHA256: hash, output: destination) { line in
+        let outcome = try job.run(consume loaded, sourceSHA256: hash, output: destination) { line in
             FileHandle.standardError.write(Data("[\(String(format: "%6.1f", Date().timeIntervalSince(start))) s] \(line)\n".utf8))
         }
-        var json = outcome.metadata
-        json["command"] = "prune"
-        json["output"] = output
-        json["seconds"] = Date().timeIntervalSince(start)
-        json["peak_rss_bytes"] = peakResidentBytes()
-        if outputOptions.json { JSONOutput.emit(json) }
+        if outputOptions.json {
+            JSONOutput.emit(PruneResult(metadata: outcome.metadata, output: output, seconds: Date().timeIntervalSince(start),
+                                        peakRSSBytes: peakResidentBytes()))
+        }
+    }
+}
+
+/// What `prune --json` prints: the folder's `pruning.json` with the command's own wall time
+/// and peak memory (the whole process, hashing and loading included).
+struct PruneResult: Encodable {
+    let metadata: PruningMetadata
+    let output: String
+    let seconds: Double
+    let peakRSSBytes: Int
+
+    enum CodingKeys: String, CodingKey { case command, output, seconds, peakRSSBytes = "peak_rss_bytes" }
+
+    func encode(to encoder: Encoder) throws {
+        try metadata.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode("prune", forKey: .command)
+        try container.encode(output, forKey: .output)
+        try container.encode(seconds, forKey: .seconds)
+        try container.encode(peakRSSBytes, forKey: .peakRSSBytes)
+    }
+}
+
+extension Prune {
+    /// The job these options describe (shared with `plan prune`).
+    func makeJob() throws -> PruningJob {
+        try PruningJob(method: method, ratio: try PruningRatio(ratio, kind: RatioKind(rawValue: ratioKind)!),
+                       calibration: calibration.settings,
+                       options: MethodOptions(sliceHead: sliceHead, mlpCompensation: !noMLPCompensation),
+                       sequencesPerGroup: calibration.calBatch, checkpointInterval: noCheckpoints ? nil : checkpointInterval)
+    }
+
+    /// SliceGPT folds every layer's norms first, so it needs the model resident.
+    var canStream: Bool { method != "slicegpt" }
+
+    /// The memory a prune plans: the loaded layers stay while their pruned versions are
+    /// made, and a streamed prune releases the embedding and head between the calibration
+    /// embeddings and the write.
+    static func memory(_ config: ModelConfig, job: PruningJob, threads: Int) -> RunMemory {
+        RunMemory(footprint: ModelFootprint(config: config), workingBytes: job.workingBytes(config, threads: threads), residentLayerCopies: 2,
+                  streamedKeepsVocabulary: false)
     }
 }
 

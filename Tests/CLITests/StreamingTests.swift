@@ -21,7 +21,7 @@ final class StreamingTests: XCTestCase {
     /// Llama-2's config with widths 384/1024 and 24 layers in bf16, untied head and
     /// SmolLM2's vocabulary: about 320 MB resident, 170 MB streamed, so that a 300 MiB
     /// budget leaves streaming as the only way.
-    func writeModel() throws -> String {
+    static func writeModel(in folder: URL) throws -> String {
         var config = try XCTUnwrap(SyntheticShape.named("llama-2-7b")).config
         config.hiddenSize = 384
         config.intermediateSize = 1024
@@ -43,7 +43,7 @@ final class StreamingTests: XCTestCase {
     }
 
     func testStreamedAndResidentRunsAreBitIdentical() throws {
-        let model = try writeModel()
+        let model = try Self.writeModel(in: folder)
         let ppl = ["eval", "ppl", "--model", model, "--data", "tiny", "--seqlen", "64", "--windows", "6", "--batch", "2"]
         let resident = try run(ppl)
         let streamed = try run(ppl + ["--memory-budget", "300MiB"])
@@ -65,7 +65,7 @@ final class StreamingTests: XCTestCase {
     }
 
     func testARunThatFitsNeitherWayIsRefusedWithTheEstimate() throws {
-        let model = try writeModel()
+        let model = try Self.writeModel(in: folder)
         let result = try runProgram(executable, ["eval", "ppl", "--model", model, "--data", "tiny", "--seqlen", "64", "--windows", "1",
                                                  "--memory-budget", "20MiB"])
         XCTAssertNotEqual(result.status, 0)

@@ -28,7 +28,7 @@ extension TransformerModel {
             }
             progress?(index + 1)
         }
-        return try states.map { s in
+        return states.map { s in
             precondition(s.cols == hiddenSize, "the last layer leaves \(s.cols) values, the final norm takes \(hiddenSize)")
             return s.elements.withUnsafeBufferPointer { finalNormed($0.baseAddress!, rows: s.rows) }
         }

@@ -18,9 +18,12 @@ public enum GGUFLoader {
         let reader = LayerReader(names: names, tensors: weights, normOffset: 0)
         let ropeFactors = try layout.ropeFactors.flatMap { try weights.optionalVector(TensorNames.weight($0)) }
         let assembly = ModelAssembly(config: config, family: family, ropeFactors: ropeFactors, source: file.path)
-        let embedding = try weights.matrix(TensorNames.weight(names.embedding))
+        let vocabulary = {
+            VocabularyMatrices(embedding: try weights.matrix(TensorNames.weight(names.embedding)),
+                               lmHead: try weights.optionalMatrix(TensorNames.weight(names.lmHead)))
+        }
+        let (embedding, lmHead) = try vocabulary().parts
         let finalNorm = try reader.norm(names.finalNorm)
-        let lmHead = try weights.optionalMatrix(TensorNames.weight(names.lmHead))
         let layer = { (index: Int) throws -> LayerTensors in
             // GGUF stores every projection separately, so no row counts are needed.
             var t = try reader.read(index, queryKeyValueRows: [], gateUpRows: [])
@@ -35,7 +38,7 @@ public enum GGUFLoader {
         if streamed {
             file.releasePages()
             let (model, layers) = try assembly.buildStreamed(embedding: embedding, finalNorm: finalNorm, lmHead: lmHead, layer: layer,
-                                                             releasePages: file.releasePages)
+                                                             vocabulary: vocabulary, releasePages: file.releasePages)
             try weights.loaded.checkAllUsed(stored: file.tensors.map(\.name))
             return (model, layers)
         }

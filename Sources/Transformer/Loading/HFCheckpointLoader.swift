@@ -24,9 +24,13 @@ public enum HFCheckpointLoader {
                                  normOffset: config.normsIncludeOffset == true ? 0 : family.storedNormOffset)
         let headDim = config.resolvedHeadDim
 
-        let embedding = try weights.matrix(TensorNames.weight(names.embedding))
+        let vocabulary = { () throws -> VocabularyMatrices in
+            let embedding = try weights.matrix(TensorNames.weight(names.embedding))
+            return VocabularyMatrices(embedding: embedding, lmHead: try weights.lmHead(TensorNames.weight(names.lmHead),
+                                                                                       tied: config.tieWordEmbeddings ?? true, embedding: embedding))
+        }
+        let (embedding, lmHead) = try vocabulary().parts
         let finalNorm = try reader.norm(names.finalNorm)
-        let lmHead = try weights.lmHead(TensorNames.weight(names.lmHead), tied: config.tieWordEmbeddings ?? true, embedding: embedding)
         let layer = { (index: Int) throws -> LayerTensors in
             // Fused tensors split where this layer's shape says (a pruned layer's own).
             let spec = config.prunedLayers?[index]
@@ -43,7 +47,7 @@ public enum HFCheckpointLoader {
         if streamed {
             checkpoint.releasePages()
             let (model, layers) = try assembly.buildStreamed(embedding: embedding, finalNorm: finalNorm, lmHead: lmHead, layer: layer,
-                                                             releasePages: checkpoint.releasePages)
+                                                             vocabulary: vocabulary, releasePages: checkpoint.releasePages)
             try weights.loaded.checkAllUsed(stored: checkpoint.tensorNames)
             return (model, layers)
         }

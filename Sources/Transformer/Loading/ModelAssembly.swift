@@ -18,6 +18,15 @@ struct LayerTensors {
     var mlpShortcut: Matrix<Float>? = nil
 }
 
+/// The embedding and the untied LM head as a loader reads them (a streamed prune reads them
+/// again for the write instead of holding them while it works on the layers).
+public struct VocabularyMatrices {
+    public let embedding: Matrix<Float>
+    public let lmHead: Matrix<Float>?
+
+    var parts: (Matrix<Float>, Matrix<Float>?) { (embedding, lmHead) }
+}
+
 /// Turns a validated config (`ModelConfig.validate`, which each loader calls before it
 /// uses the config) and canonical tensors into a `TransformerModel`; shared by the GGUF
 /// and safetensors loaders so that both build layers the same way. Head counts and
@@ -46,10 +55,12 @@ struct ModelAssembly {
     /// The model with `DecoderLayer.unloaded` in place of its layers, which `StreamedLayers`
     /// reads one at a time from the mapped checkpoint (each checked once here).
     func buildStreamed(embedding: Matrix<Float>, finalNorm: [Float], lmHead: Matrix<Float>?,
-                       layer: @escaping (Int) throws -> LayerTensors, releasePages: @escaping () -> Void) throws -> (TransformerModel, StreamedLayers) {
+                       layer: @escaping (Int) throws -> LayerTensors, vocabulary: @escaping () throws -> VocabularyMatrices,
+                       releasePages: @escaping () -> Void) throws -> (TransformerModel, StreamedLayers) {
         try checkEmbedding(embedding)
         let streamed = try StreamedLayers(layerCount: config.numHiddenLayers, firstInputWidth: embedding.cols, read: layer,
-                                          assemble: { try self.layer($0, tensors: $1, inputWidth: $2) }, releasePages: releasePages)
+                                          assemble: { try self.layer($0, tensors: $1, inputWidth: $2) },
+                                          vocabulary: { defer { releasePages() }; return try vocabulary() }, releasePages: releasePages)
         let layers = [DecoderLayer](repeating: .unloaded, count: config.numHiddenLayers)
         return (try model(embedding: embedding, finalNorm: finalNorm, lmHead: lmHead, layers: layers, lastWidth: streamed.outputWidth), streamed)
     }

@@ -1,5 +1,6 @@
 import Foundation
 import H5Store
+import LinAlg
 import ModelIO
 
 /// A model ready to run, with its tokenizer and where it came from.
@@ -28,6 +29,16 @@ public struct LoadedModel {
 
     /// Where the layers come from, whichever way the model is held.
     public var layers: LayerSource { streamedLayers ?? ResidentLayers(model.layers) }
+
+    /// A streamed model without its embedding and head, which `StreamedLayers.vocabulary`
+    /// reads again when they are needed; a resident one as it is.
+    public var releasingStreamedVocabulary: LoadedModel {
+        guard streamedLayers != nil else { return self }
+        var model = model
+        model.embedding = Matrix(rows: 0, cols: model.embeddingWidth)
+        model.lmHead = model.lmHead.map { Matrix(rows: 0, cols: $0.cols) }
+        return LoadedModel(model: model, streamedLayers: streamedLayers, tokenizer: tokenizer, name: name, path: path, loadSeconds: loadSeconds)
+    }
 
     /// Parameters by part, counted from the weights (a streamed model's layers as they were
     /// checked at load time).
@@ -77,6 +88,23 @@ public enum ModelLoader {
         }
         return LoadedModel(model: model, streamedLayers: opened.layers, tokenizer: tokenizer, name: resolved.asset?.id ?? nameOrPath,
                            path: resolved.path, loadSeconds: Date().timeIntervalSince(start))
+    }
+
+    /// The weight files of a registry model, GGUF file or checkpoint folder (its
+    /// `.safetensors` shards) and their size in bytes; nil for a bare `config.json`.
+    public static func checkpointFiles(_ nameOrPath: String) throws -> (path: String, bytes: Int)? {
+        let resolved = try AssetRegistry.resolve(nameOrPath, kind: .model)
+        if resolved.path.hasSuffix(".json") { return nil }
+        let manager = FileManager.default
+        func size(_ path: String) throws -> Int {
+            do { return (try manager.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0 } catch {
+                throw ModelFileError(path: path, message: "cannot read its size (\(error.localizedDescription))")
+            }
+        }
+        guard isFolder(resolved.path) else { return (resolved.path, try size(resolved.path)) }
+        let names = (try? manager.contentsOfDirectory(atPath: resolved.path)) ?? []
+        let bytes = try names.filter { $0.hasSuffix(".safetensors") }.reduce(0) { $0 + (try size((resolved.path as NSString).appendingPathComponent($1))) }
+        return (resolved.path, bytes)
     }
 
     /// The config of a model, read without its weights (for planning a run).

@@ -14,19 +14,31 @@ public struct RunMemory: Sendable {
     /// How many versions of the layers a resident run holds at once (a prune: the loaded
     /// model's and the pruned one's).
     public let residentLayerCopies: Int
+    /// Whether a streamed run holds the embedding and head throughout; a streamed prune
+    /// holds them only before its first layer and at the write (`LayerStreaming`).
+    public let streamedKeepsVocabulary: Bool
 
-    public init(footprint: ModelFootprint, workingBytes: Int, residentLayerCopies: Int = 1,
+    public init(footprint: ModelFootprint, workingBytes: Int, residentLayerCopies: Int = 1, streamedKeepsVocabulary: Bool = true,
                 processBytes: Int = RunMemory.currentResidentBytes()) {
         self.footprint = footprint
         self.workingBytes = workingBytes
         self.residentLayerCopies = residentLayerCopies
+        self.streamedKeepsVocabulary = streamedKeepsVocabulary
         self.processBytes = processBytes
     }
 
     public var residentPeak: Int {
         processBytes + footprint.residentBytes + (residentLayerCopies - 1) * 4 * footprint.decoderParameters + workingBytes
     }
-    public var streamedPeak: Int { processBytes + footprint.streamedBytes + workingBytes }
+    /// One layer at a time; a run that releases the vocabulary matrices peaks either while it
+    /// holds them or while it works on a layer (the layer's assembly, or its copies with the
+    /// run's working memory).
+    public var streamedPeak: Int {
+        if streamedKeepsVocabulary { return processBytes + footprint.streamedBytes + workingBytes }
+        let layer = footprint.largestLayerBytes
+        let layerWork = max(footprint.streamedBytes - footprint.outsideLayersBytes, residentLayerCopies * layer + workingBytes)
+        return processBytes + max(footprint.outsideLayersBytes, layerWork)
+    }
 
     /// Whether to stream, and the bytes of the budget left over (for a streamed run's
     /// layer-major activations). Throws when the run fits neither way.

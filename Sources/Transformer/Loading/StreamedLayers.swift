@@ -10,12 +10,14 @@ public final class StreamedLayers: LayerSource {
     private let counts: [(total: Int, shortcuts: Int)]
     private let read: (Int) throws -> LayerTensors
     private let assemble: (Int, LayerTensors, Int) throws -> DecoderLayer
+    private let readVocabulary: () throws -> VocabularyMatrices
     private let releasePages: () -> Void
 
     /// Checks every layer once (shapes, finite values, widths from one layer to the next, as
     /// a resident load does) and remembers what it needs to build each one again later.
     init(layerCount: Int, firstInputWidth: Int, read: @escaping (Int) throws -> LayerTensors,
-         assemble: @escaping (Int, LayerTensors, Int) throws -> DecoderLayer, releasePages: @escaping () -> Void,
+         assemble: @escaping (Int, LayerTensors, Int) throws -> DecoderLayer, vocabulary: @escaping () throws -> VocabularyMatrices,
+         releasePages: @escaping () -> Void,
          progress: ((Int) -> Void)? = nil) throws {
         var widths: [Int] = [], counts: [(total: Int, shortcuts: Int)] = []
         var width = firstInputWidth
@@ -32,6 +34,7 @@ public final class StreamedLayers: LayerSource {
         self.counts = counts
         self.read = read
         self.assemble = assemble
+        readVocabulary = vocabulary
         self.releasePages = releasePages
         outputWidth = width
     }
@@ -45,4 +48,8 @@ public final class StreamedLayers: LayerSource {
     }
 
     public func parameterCount(_ index: Int) -> (total: Int, shortcuts: Int) { counts[index] }
+
+    /// The embedding and untied head, read and converted again from the mapped checkpoint
+    /// (the same values the model was opened with).
+    public func vocabulary() throws -> VocabularyMatrices { try readVocabulary() }
 }

@@ -22,12 +22,14 @@ public struct SyntheticShape: Sendable {
               vocab: 128256, theta: 500000, positions: 8192),
         SyntheticShape(name: "qwen2.5-7b", reference: "Qwen/Qwen2.5-7B",
                        config: config("qwen2", hidden: 3584, intermediate: 18944, layers: 28, heads: 28, kvHeads: 4, vocab: 152064,
-                                      eps: 1e-6, theta: 1_000_000, positions: 131072, slidingWindow: 131072),
-                       fields: HFConfigFields(architectures: ["Qwen2ForCausalLM"], useSlidingWindow: false, maxWindowLayers: 28)),
+                                      eps: 1e-6, theta: 1_000_000, positions: 131072, slidingWindow: 131072,
+                                      useSlidingWindow: false, maxWindowLayers: 28),
+                       fields: HFConfigFields(architectures: ["Qwen2ForCausalLM"])),
         SyntheticShape(name: "phi-3-mini", reference: "microsoft/Phi-3-mini-4k-instruct",
                        config: config("phi3", hidden: 3072, intermediate: 8192, layers: 32, heads: 32, kvHeads: 32, vocab: 32064,
-                                      eps: 1e-5, theta: 10000, positions: 4096, attentionBias: false, slidingWindow: 2047),
-                       fields: HFConfigFields(architectures: ["Phi3ForCausalLM"], originalMaxPositionEmbeddings: 4096)),
+                                      eps: 1e-5, theta: 10000, positions: 4096, attentionBias: false, slidingWindow: 2047,
+                                      originalMaxPositionEmbeddings: 4096),
+                       fields: HFConfigFields(architectures: ["Phi3ForCausalLM"])),
     ]
 
     public static func named(_ name: String) -> SyntheticShape? { all.first { $0.name == name } }
@@ -43,12 +45,16 @@ public struct SyntheticShape: Sendable {
     /// None of these models ties its head to the embedding; all use SiLU.
     private static func config(_ type: String, hidden: Int, intermediate: Int, layers: Int, heads: Int, kvHeads: Int, vocab: Int,
                                eps: Double, theta: Double, positions: Int, attentionBias: Bool? = nil,
-                               slidingWindow: Int? = nil) -> ModelConfig {
+                               slidingWindow: Int? = nil, useSlidingWindow: Bool? = nil, maxWindowLayers: Int? = nil,
+                               originalMaxPositionEmbeddings: Int? = nil) -> ModelConfig {
         var config = ModelConfig(modelType: type, hiddenSize: hidden, intermediateSize: intermediate, numHiddenLayers: layers,
                                  numAttentionHeads: heads, numKeyValueHeads: kvHeads, vocabSize: vocab, rmsNormEps: eps, ropeTheta: theta,
                                  tieWordEmbeddings: false, maxPositionEmbeddings: positions)
         config.attentionBias = attentionBias
         config.slidingWindow = slidingWindow
+        config.useSlidingWindow = useSlidingWindow
+        config.maxWindowLayers = maxWindowLayers
+        config.originalMaxPositionEmbeddings = originalMaxPositionEmbeddings
         config.hiddenAct = "silu"
         return config
     }
@@ -63,14 +69,10 @@ struct HFConfigFields: Codable, Sendable {
     var torchDtype: String?
     var bosTokenId: Int?
     var eosTokenId: Int?
-    var useSlidingWindow: Bool?
-    var maxWindowLayers: Int?
-    var originalMaxPositionEmbeddings: Int?
 
     enum CodingKeys: String, CodingKey {
         case architectures, initializerRange = "initializer_range", torchDtype = "torch_dtype"
-        case bosTokenId = "bos_token_id", eosTokenId = "eos_token_id", useSlidingWindow = "use_sliding_window"
-        case maxWindowLayers = "max_window_layers", originalMaxPositionEmbeddings = "original_max_position_embeddings"
+        case bosTokenId = "bos_token_id", eosTokenId = "eos_token_id"
     }
 }
 

@@ -1,0 +1,86 @@
+import Datasets
+import Foundation
+import Transformer
+
+/// Everything a pruned folder's `pruning.json` says about how it was made (the README gives
+/// its schema); `PruningRecord` reads back the part that results carry as provenance.
+public struct PruningMetadata: Codable, Sendable {
+    public struct Options: Codable, Sendable {
+        public let sliceHead: Bool
+        public let mlpCompensation: Bool
+        enum CodingKeys: String, CodingKey { case sliceHead = "slice_head", mlpCompensation = "mlp_compensation" }
+    }
+
+    public struct SourceModel: Codable, Sendable {
+        public let name: String
+        public let path: String
+        public let sha256: String
+    }
+
+    public struct Counts: Codable, Sendable, Equatable {
+        public let total, decoderLayers, embedding, head, shortcuts: Int
+        enum CodingKeys: String, CodingKey { case total, decoderLayers = "decoder_layers", embedding, head, shortcuts }
+
+        init(_ counts: ParameterCounts) {
+            (total, decoderLayers, embedding, head, shortcuts) = (counts.total, counts.decoderLayers, counts.embedding, counts.head, counts.shortcuts)
+        }
+    }
+
+    public struct Calibration: Codable, Sendable {
+        public let source: String
+        public let corpus: String
+        public let corpusSHA256: String?
+        public let corpusTokens: Int
+        public let samples: Int
+        public let seqlen: Int
+        public let sampling: String
+        public let seed: UInt64
+        public let offsets: [Int]
+        public let sequencesPerGroup: Int
+
+        enum CodingKeys: String, CodingKey {
+            case source, corpus, corpusSHA256 = "corpus_sha256", corpusTokens = "corpus_tokens", samples, seqlen, sampling, seed, offsets
+            case sequencesPerGroup = "sequences_per_group"
+        }
+
+        init(_ set: CalibrationSet, sequencesPerGroup: Int) {
+            source = set.settings.source
+            corpus = set.corpus
+            corpusSHA256 = set.sourceSHA256
+            corpusTokens = set.tokenCount
+            samples = set.settings.samples
+            seqlen = set.settings.seqlen
+            sampling = set.settings.sampling.rawValue
+            seed = set.settings.seed
+            offsets = set.offsets
+            self.sequencesPerGroup = sequencesPerGroup
+        }
+    }
+
+    public let harnessVersion: String
+    public let createdUTC: String
+    public let method: String
+    public let ratio: Double
+    public let ratioKind: String
+    public let options: Options
+    public let sourceModel: SourceModel
+    public let parametersBefore: Counts
+    public let parametersAfter: Counts
+    /// The fraction of decoder-layer parameters removed.
+    public let decoderReduction: Double
+    public let blasThreads: Int
+    /// resident or streamed.
+    public let residency: String
+    public let resumedFromLayer: Int?
+    public let calibration: Calibration?
+    /// Seconds by phase: load_s, calibration_tokenize_s, prune_s, write_s.
+    public var timings: [String: Double]
+    public var peakRSSBytes: Int
+
+    enum CodingKeys: String, CodingKey {
+        case harnessVersion = "harness_version", createdUTC = "created_utc", method, ratio, ratioKind = "ratio_kind", options
+        case sourceModel = "source_model", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
+        case decoderReduction = "decoder_reduction", blasThreads = "blas_threads", residency, resumedFromLayer = "resumed_from_layer"
+        case calibration, timings, peakRSSBytes = "peak_rss_bytes"
+    }
+}

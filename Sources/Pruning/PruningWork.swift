@@ -1,0 +1,66 @@
+import LinAlg
+import Transformer
+
+extension PruningJob {
+    /// The work of this prune on a model with `config` whose weight files hold
+    /// `checkpointBytes`, for `intraslice plan`: hashing the checkpoint, reading it (twice
+    /// when streamed: the check at open, then each layer as it is pruned), the method's
+    /// passes over the calibration rows and its statistics per layer, and writing the
+    /// pruned folder in Float32. The per-layer counts follow the methods' code: which
+    /// passes they run and which products and factorisations they compute.
+    public func work(_ config: ModelConfig, checkpointBytes: Int, streamed: Bool) -> RunWork {
+        var work = RunWork()
+        let footprint = ModelFootprint(config: config)
+        work.hashedBytes = Double(checkpointBytes)
+        work.loadedBytes = Double(checkpointBytes) * (streamed ? 2 : 1)
+        let keptDecoder = Double(footprint.decoderParameters) * (1 - ratio.value)
+        work.writtenBytes = 4 * (keptDecoder + Double(footprint.embeddingParameters + footprint.headParameters))
+
+        let layers = Double(config.numHiddenLayers)
+        let d = Double(config.hiddenSize), f = Double(config.intermediateSize), r = ratio.value
+        let a = Double(config.numAttentionHeads * config.resolvedHeadDim)
+        let qkv = Double((config.numAttentionHeads + 2 * config.numKeyValueHeads) * config.resolvedHeadDim)
+        guard let calibration else { return work }
+        let t = Double(calibration.samples * calibration.seqlen)
+        let forward = ForwardWork(config: config)
+        let attentionCore = forward.attentionFlops(sequences: calibration.samples, seqlen: calibration.seqlen) / layers
+        // One layer's passes over the calibration rows, by part.
+        let queryKeyValue = 2 * t * d * qkv, outputProjection = 2 * t * a * d
+        let gateUp = 4 * t * d * f, down = 2 * t * f * d
+        let aKept = a * (1 - r), fKept = f * (1 - r), fDropped = f - fKept
+
+        switch method.name {
+        case "intraslice":
+            // Attention twice (unpruned, then with Q/K pruned), Wo for the pruned middle and
+            // the error's reference, X̃·P; Gram sums of the Wo inputs (observer, fit, cross);
+            // gate/up once, Wdown's Gram sum, Wdown for the outputs and the reference.
+            work.forwardFlops = layers * (2 * (queryKeyValue + attentionCore) + 2 * outputProjection + 2 * t * a * aKept
+                                          + t * a * a + t * aKept * aKept + 2 * t * aKept * a
+                                          + gateUp + t * f * f + 2 * t * fKept * d + down)
+            // V/O fold: Pᵀ·C·P, Pᵀ·R and Wo·Fᵀ; MLP compensation Wdown[:, P]·Tᵀ.
+            work.doubleFlops = layers * (2 * a * a * aKept + 2 * a * aKept * aKept + 2 * a * aKept * a + 2 * d * a * aKept
+                                         + 2 * d * fDropped * fKept)
+            // Ridge system of the fold; C_KK factored and solved for C_KP.
+            work.lapackFlops = layers * (aKept * aKept * aKept / 3 + 2 * aKept * aKept * a
+                                           + fKept * fKept * fKept / 3 + 2 * fKept * fKept * fDropped)
+            // The float32 and float64 copies of Wdown's input sum and the blocks taken out of
+            // it, the Wo-input sums, and the layer's activations.
+            work.freshBytes = layers * (12 * f * f + 8 * (fKept * fKept + 2 * fKept * fDropped) + 8 * 4 * a * a
+                                        + 4 * t * (4 * d + 3 * a + 2 * f))
+        case "wanda":
+            // Attention, Wo over the kept heads, gate/up, Wdown over the kept channels.
+            work.forwardFlops = layers * (queryKeyValue + attentionCore + outputProjection * (1 - r) + gateUp + down * (1 - r))
+            work.freshBytes = layers * 4 * t * (3 * d + a + f)
+        case "slicegpt":
+            // The layer twice (signal and rotated), the stream's Gram sums twice, one
+            // eigendecomposition per site (about 9 d³ flops), and the weights rotated.
+            work.forwardFlops = layers * (2 * (queryKeyValue + attentionCore + outputProjection + gateUp + down) + 2 * t * d * d
+                                          + 2 * d * Double(footprint.layerParameters.max() ?? 0))
+            work.lapackFlops = layers * 2 * 9 * d * d * d
+            work.freshBytes = layers * (4 * t * (4 * d + a + f) + 3 * 8 * d * d)
+        default:
+            break
+        }
+        return work
+    }
+}
