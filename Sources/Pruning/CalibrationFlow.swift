@@ -12,6 +12,8 @@ public final class CalibrationFlow {
     public let sequencesPerGroup: Int
     public let seqlen: Int
     public private(set) var layer = 0
+    /// Calibration rows (tokens) in all groups.
+    public var rowCount: Int { states.reduce(0) { $0 + $1.rows } }
 
     /// Embeds the windows; groups of `sequencesPerGroup` go through each forward call.
     public init(model: TransformerModel, windows: [[Int32]], sequencesPerGroup: Int = 1) throws {

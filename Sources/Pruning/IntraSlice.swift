@@ -48,6 +48,8 @@ struct IntraSlice: PruningMethod {
         let observer = IntraSliceAttention.Observer(layer: index, attention: original)
         let unprunedInputs = try flow.outputProjectionInputs(model, observer: observer)
         let width = original.outputInputWidth
+        let fromGramSums = Self.errorFromGramSums(width: width, rows: flow.rowCount,
+                                                  linear: layer.postAttentionNorm == nil && layer.attentionShortcut == nil)
         let step = IntraSliceAttention(layer: index, keep: width - Int((ratio.value * Double(width)).rounded(.toNearestOrEven)),
                                        prunesQueryKeyPairs: ArchitectureAdapter(model).queryKeyPairObstacle == nil)
         let heads = try step.planHeads(original, covariance: observer.covariance.matrix)
@@ -68,9 +70,12 @@ struct IntraSlice: PruningMethod {
         // The folded attention's Wo inputs are X̃·P: no third run of the attention is needed.
         let projection = folded.projection.asFloat
         let middle = try zip(prunedInputs, flow.states).map { try model.completeAttention(index, woInput: matmul($0, projection), residual: $1) }
-        let error = try relativeError(middle, base: flow.states) { g in
-            try layer.completeAttention(woInput: unprunedInputs[g], residual: flow.states[g], index: index, norm: model.streamNorm)
-        }
+        let error = fromGramSums
+            ? relativeError(pruned: matmul(folded.projection, folded.attention.wo.asDouble, transposeB: true), unpruned: original.wo.asDouble.transposed,
+                            prunedGram: fit.covariance.matrix, cross: fit.cross.matrix, unprunedGram: observer.covariance.matrix)
+            : try relativeError(middle, base: flow.states) { g in
+                try layer.completeAttention(woInput: unprunedInputs[g], residual: flow.states[g], index: index, norm: model.streamNorm)
+            }
         statistics.record(layer: index, site: "attention", "relative_output_error", [error])
         return middle
     }
@@ -82,22 +87,50 @@ struct IntraSlice: PruningMethod {
         let recorder = SiteRecorder(layer: index, site: .downProjectionInput, products: .float32)
         let inputs = try flow.downProjectionInputs(model, middle: middle, observer: recorder)
         let removed = budget.mlpChannelsRemoved(afterAttention: layer.attention)
+        // The error's Gram sum is C itself, kept only when the error is taken from it (the MLP
+        // step frees it otherwise).
+        let gram = Self.errorFromGramSums(width: original.width, rows: flow.rowCount,
+                                          linear: layer.postMLPNorm == nil && layer.mlpShortcut == nil) ? recorder.takeSum() : nil
         let pruned = try IntraSliceMLP(layer: index, compensation: options.mlpCompensation)
-            .prune(original, removed: removed, covariance: recorder.takeSum(), statistics: &statistics)
+            .prune(original, removed: removed, covariance: gram ?? recorder.takeSum(), statistics: &statistics)
         model.layers[index].mlp = pruned.mlp
         let outputs = try flow.outputsKeeping(pruned.kept, of: model, downInputs: inputs, middle: middle)
-        let error = try relativeError(outputs, base: middle) { g in
+        let error = try gram.map { c in
+            relativeError(pruned: pruned.mlp.wDown.asDouble.transposed, unpruned: original.wDown.asDouble.transposed,
+                          prunedGram: c.submatrix(rows: pruned.kept, columns: pruned.kept), cross: c.selectingRows(pruned.kept), unprunedGram: c)
+        } ?? relativeError(outputs, base: middle) { g in
             try layer.completeMLP(downInput: inputs[g], residual: middle[g], index: index, norm: model.streamNorm)
         }
         statistics.record(layer: index, site: "mlp", "relative_output_error", [error])
         return outputs
     }
 
+    /// Whether a module's recorded error comes from the Gram sums the method has anyway
+    /// (`relativeError(pruned:…)`) rather than from running the unpruned module again over
+    /// the calibration rows. The sums serve only a module that adds x·B to the stream (no
+    /// post-norm, no shortcut), and cost 2·d·(n'² + n'·n + n²) Float64 flops for an input
+    /// n wide, against 2·t·n·d Float32 flops for t rows: the sums win when t > 6n (SmolLM2
+    /// with 262,144 calibration rows), the rows when n is wide (a 7B MLP: a minute a layer
+    /// in sums, 3 s in rows). `PruningJob.work` counts the same choice.
+    static func errorFromGramSums(width n: Int, rows t: Int, linear: Bool) -> Bool { linear && 6 * n < t }
+
+    /// Σ‖x̃·A − x·B‖² / Σ‖x·B‖² over the calibration rows, for a module that adds x·B to the
+    /// stream and its pruned form x̃·A, from C̃ = Σ x̃ᵀx̃, R = Σ x̃ᵀx and C = Σ xᵀx:
+    /// (tr AᵀC̃A − 2·tr AᵀRB + tr BᵀCB) / tr BᵀCB.
+    private func relativeError(pruned a: Matrix<Double>, unpruned b: Matrix<Double>, prunedGram: Matrix<Double>,
+                               cross: Matrix<Double>, unprunedGram: Matrix<Double>) -> Double {
+        func trace(_ x: Matrix<Double>, _ m: Matrix<Double>, _ y: Matrix<Double>) -> Double {
+            zip(matmul(m, y).elements, x.elements).reduce(0) { $0 + $1.0 * $1.1 }
+        }
+        let signal = trace(b, unprunedGram, b)
+        let error = trace(a, prunedGram, a) - 2 * trace(a, cross, b) + signal
+        return signal > 0 ? max(0, error) / signal : 0
+    }
+
     /// ‖(y − base) − (ref − base)‖² / ‖ref − base‖² = ‖y − ref‖² / ‖ref − base‖² summed over the
     /// calibration groups: the error of a module's contribution to the residual stream, relative
     /// to the unpruned contribution. The unpruned module's output for group g comes from
-    /// `reference(g)`, one group at a time, so no second copy of the stream is held; a quadratic
-    /// form in the Gram matrices would cost 2·n²·d Float64 flops (a minute per 7B layer).
+    /// `reference(g)`, one group at a time, so no second copy of the stream is held.
     private func relativeError(_ y: [Matrix<Float>], base: [Matrix<Float>], reference: (Int) throws -> Matrix<Float>) throws -> Double {
         var error = 0.0, signal = 0.0
         for g in y.indices {

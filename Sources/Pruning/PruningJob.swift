@@ -131,15 +131,16 @@ public struct PruningJob {
     }
 
     /// Activations and statistics a prune of a model with `config` holds at its peak, beside
-    /// the layers (which `RunMemory` counts): the calibration stream entering the layer and
-    /// after attention, the Wo inputs before and after pruning, the Wdown inputs, the float64
-    /// sum of the widest statistic with the blocks taken out of it (C_KK and C_KP of the MLP
-    /// step: together at most 3/4 of C more), and one forward call's scratch.
+    /// the layers (which `RunMemory` counts): the calibration stream, either in the attention
+    /// step (the layer's input, the Wo inputs before and after pruning, the stream after
+    /// attention) or in the MLP step (input, stream after attention, Wdown inputs, outputs);
+    /// the float64 sum of the widest statistic with the blocks taken out of it (C_KK and C_KP
+    /// of the MLP step: together at most 3/4 of C more); and one forward call's scratch.
     public func workingBytes(_ config: ModelConfig, threads: Int) -> Int {
         guard let calibration else { return 0 }
         let tokens = calibration.samples * calibration.seqlen
         let d = config.hiddenSize, f = config.intermediateSize, heads = config.numAttentionHeads * config.resolvedHeadDim
-        let stream = 4 * tokens * (3 * d + 2 * heads + f)
+        let stream = 4 * tokens * max(2 * d + 2 * heads, 3 * d + f)
         let statistics = 8 * 7 * max(f * f, heads * heads, d * d) / 4
         let rows = sequencesPerGroup * calibration.seqlen
         return stream + statistics + RunMemory.forwardBytes(config, rows: rows, keys: calibration.seqlen, threads: threads)

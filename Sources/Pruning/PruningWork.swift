@@ -31,15 +31,22 @@ extension PruningJob {
 
         switch method.name {
         case "intraslice":
-            // Attention twice (unpruned, then with Q/K pruned), Wo for the pruned middle and
-            // the error's reference, X̃·P; Gram sums of the Wo inputs (observer, fit, cross);
-            // gate/up once, Wdown's Gram sum, Wdown for the outputs and the reference.
-            work.forwardFlops = layers * (2 * (queryKeyValue + attentionCore) + 2 * outputProjection + 2 * t * a * aKept
+            // Each module's recorded error: from Gram sums, or the unpruned module again.
+            let norms = config.architecture?.huggingFace.layer
+            let attentionFromSums = IntraSlice.errorFromGramSums(width: Int(a), rows: Int(t), linear: norms?.postAttentionNorm == nil)
+            let mlpFromSums = IntraSlice.errorFromGramSums(width: Int(f), rows: Int(t), linear: norms?.postMLPNorm == nil)
+            func sums(_ n: Double, kept: Double) -> Double { 2 * d * (kept * kept + kept * n + n * n) }
+            // Attention twice (unpruned, then with fewer heads and rotary pairs: about 1 − r
+            // of the work), Wo for the pruned middle, X̃·P; Gram sums of the Wo inputs
+            // (observer, fit, cross); gate/up once, Wdown's Gram sum, Wdown for the outputs.
+            work.forwardFlops = layers * ((2 - r) * (queryKeyValue + attentionCore) + outputProjection + 2 * t * a * aKept
                                           + t * a * a + t * aKept * aKept + 2 * t * aKept * a
-                                          + gateUp + t * f * f + 2 * t * fKept * d + down)
-            // V/O fold: Pᵀ·C·P, Pᵀ·R and Wo·Fᵀ; MLP compensation Wdown[:, P]·Tᵀ.
+                                          + gateUp + t * f * f + 2 * t * fKept * d
+                                          + (attentionFromSums ? 0 : outputProjection) + (mlpFromSums ? 0 : down))
+            // V/O fold: Pᵀ·C·P, Pᵀ·R and Wo·Fᵀ; MLP compensation Wdown[:, P]·Tᵀ; errors from sums.
             work.doubleFlops = layers * (2 * a * a * aKept + 2 * a * aKept * aKept + 2 * a * aKept * a + 2 * d * a * aKept
-                                         + 2 * d * fDropped * fKept)
+                                         + 2 * d * fDropped * fKept
+                                         + (attentionFromSums ? sums(a, kept: aKept) : 0) + (mlpFromSums ? sums(f, kept: fKept) : 0))
             // Ridge system of the fold; C_KK factored and solved for C_KP.
             work.lapackFlops = layers * (aKept * aKept * aKept / 3 + 2 * aKept * aKept * a
                                            + fKept * fKept * fKept / 3 + 2 * fKept * fKept * fDropped)

@@ -141,4 +141,36 @@ final class MethodTests: XCTestCase {
         XCTAssertTrue(model.layers.allSatisfy { $0.attention.qkHeadDim == 6 }, "q/k norms span the head: no pair is dropped")
         XCTAssertNoThrow(try model.hiddenStates(tokens: [1, 2, 3, 4]))
     }
+
+    /// IntraSlice's recorded module errors equal ‖y − ref‖² / ‖ref − x‖² from forward passes
+    /// of the pruned and unpruned modules on layer 0 (whose input pruning does not change),
+    /// both when they come from the Gram sums (480 calibration rows, over 6× the Wo and
+    /// Wdown input widths of 24 and 40) and when the unpruned module runs again (36 rows).
+    func testIntraSliceErrorsFromGramSumsAndFromRowsMatchForwardPasses() throws {
+        let original = TinyModels.model("llama")
+        XCTAssertTrue(IntraSlice.errorFromGramSums(width: 40, rows: 480, linear: true))
+        XCTAssertFalse(IntraSlice.errorFromGramSums(width: 24, rows: 36, linear: true))
+        for windows in [40, 3] {
+            var rng = SeededGenerator(seed: 5)
+            let set = CalibrationSet(windows: (0..<windows).map { _ in (0..<12).map { _ in Int32.random(in: 0..<50, using: &rng) } },
+                                     corpus: "random ids")
+            var pruned = original
+            let statistics = try IntraSlice(options: MethodOptions()).prune(
+                &pruned, context: PruningContext(ratio: try PruningRatio(0.3, kind: .slicing), calibration: set))
+            func error(_ y: Matrix<Float>, _ reference: Matrix<Float>, _ base: Matrix<Float>) -> Double {
+                let e = (y - reference).frobeniusNorm, s = (reference - base).frobeniusNorm
+                return e * e / (s * s)
+            }
+            let states = try original.embeddings(Array(set.windows.joined()))
+            let middle = try pruned.attentionHalf(0, states: states, batch: windows)
+            let attention = error(middle, try original.attentionHalf(0, states: states, batch: windows), states)
+            var unprunedMLP = pruned
+            unprunedMLP.layers[0].mlp = original.layers[0].mlp
+            let mlp = error(try pruned.mlpHalf(0, states: middle), try unprunedMLP.mlpHalf(0, states: middle), middle)
+            let recorded = ["attention", "mlp"].map { statistics.value(layer: 0, site: $0, "relative_output_error")![0] }
+            XCTAssertGreaterThan(attention, 1e-4, "something was pruned")
+            XCTAssertEqual(recorded[0], attention, accuracy: 1e-3 * attention, "\(windows) windows")
+            XCTAssertEqual(recorded[1], mlp, accuracy: 1e-3 * mlp, "\(windows) windows")
+        }
+    }
 }
