@@ -49,7 +49,8 @@ public enum Perplexity {
         let pending = (0..<count).filter { sums[$0] == nil }
         // Calls of `batch` windows; a streamed model takes several calls per pass over its layers.
         let calls = stride(from: 0, to: pending.count, by: batch).map { Array(pending[$0..<min(pending.count, $0 + batch)]) }
-        let callsPerPass = streamed == nil ? 1 : max(1, streamedStateBytes / (2 * 4 * batch * seqlen * model.widestResidual))
+        let callsPerPass = streamed == nil ? 1 : callsPerStreamedPass(stateBytes: streamedStateBytes, batch: batch, seqlen: seqlen,
+                                                                       width: model.widestResidual)
         var done = 0
         for passStart in stride(from: 0, to: calls.count, by: callsPerPass) {
             let pass = Array(calls[passStart..<min(calls.count, passStart + callsPerPass)])
@@ -64,6 +65,12 @@ public enum Perplexity {
         }
         return PerplexityResult(seqlen: seqlen, windows: count, windowNLLSums: sums.map { $0! }, seconds: monotonicSeconds() - start,
                                 computedWindows: pending.count)
+    }
+
+    /// Calls a streamed run takes through each pass over the layers: as many as keep their
+    /// layer-major states (input and output of a layer, `width` values a row) in `stateBytes`.
+    static func callsPerStreamedPass(stateBytes: Int, batch: Int, seqlen: Int, width: Int) -> Int {
+        max(1, stateBytes / (2 * 4 * batch * seqlen * width))
     }
 
     /// Each window's NLL sum from the hidden states of one call, recorded in `sums` and the log.
@@ -95,7 +102,7 @@ extension Perplexity {
         var work = RunWork()
         work.hashedBytes = Double(checkpointBytes)
         let calls = (windows + batch - 1) / batch
-        let callsPerPass = max(1, streamedStateBytes / (2 * 4 * batch * seqlen * config.hiddenSize))
+        let callsPerPass = callsPerStreamedPass(stateBytes: streamedStateBytes, batch: batch, seqlen: seqlen, width: config.hiddenSize)
         let passes = streamed ? (calls + callsPerPass - 1) / callsPerPass : 0
         work.loadedBytes = Double(checkpointBytes) * Double(1 + passes)
         work.forwardFlops = ForwardWork(config: config).prefillFlops(sequences: windows, seqlen: seqlen)

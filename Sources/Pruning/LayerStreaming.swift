@@ -1,4 +1,3 @@
-import LinAlg
 import Transformer
 
 /// Moves the layers of a streamed model in and out while a method prunes it: a layer is
@@ -25,8 +24,7 @@ public final class LayerStreaming {
     func load(_ index: Int, into model: inout TransformerModel) throws {
         precondition(model.layers[index].isUnloaded, "layer \(index) is already loaded")
         if !vocabularyReleased {
-            model.embedding = Matrix(rows: 0, cols: model.embeddingWidth)
-            model.lmHead = model.lmHead.map { Matrix(rows: 0, cols: $0.cols) }
+            model.releaseVocabulary()
             vocabularyReleased = true
         }
         model.layers[index] = try source.layer(index)

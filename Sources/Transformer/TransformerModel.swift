@@ -43,6 +43,14 @@ public struct TransformerModel: Sendable {
         layers.reduce(max(embeddingWidth, hiddenSize)) { max($0, $1.inputWidth, $1.middleWidth, $1.outputWidth) }
     }
 
+    /// Replaces the embedding and the untied head by empty matrices of their width: a
+    /// streamed prune reads them again from the checkpoint (`StreamedLayers.vocabulary`)
+    /// instead of holding them while it works on the layers.
+    public mutating func releaseVocabulary() {
+        embedding = Matrix(rows: 0, cols: embeddingWidth)
+        lmHead = lmHead.map { Matrix(rows: 0, cols: $0.cols) }
+    }
+
     /// Parameters by part, counted from the stored weights. The decoder layers include
     /// their shortcut matrices, which are also reported on their own.
     public var parameterCounts: ParameterCounts {

@@ -1,6 +1,5 @@
 import Foundation
 import H5Store
-import LinAlg
 import ModelIO
 
 /// A model ready to run, with its tokenizer and where it came from.
@@ -35,8 +34,7 @@ public struct LoadedModel {
     public var releasingStreamedVocabulary: LoadedModel {
         guard streamedLayers != nil else { return self }
         var model = model
-        model.embedding = Matrix(rows: 0, cols: model.embeddingWidth)
-        model.lmHead = model.lmHead.map { Matrix(rows: 0, cols: $0.cols) }
+        model.releaseVocabulary()
         return LoadedModel(model: model, streamedLayers: streamedLayers, tokenizer: tokenizer, name: name, path: path, loadSeconds: loadSeconds)
     }
 
