@@ -57,7 +57,7 @@ let package = Package(
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "Evaluation", "Datasets", "Transformer", "ModelIO", "LinAlg", "H5Store", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "Transformer", "ModelIO", "LinAlg", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "H5Store", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["intraslice", "H5Store", "ModelIO", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["intraslice", "H5Store", "LinAlg", "ModelIO", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -37,5 +37,15 @@ fuzz_results=$(mktemp -d)
 bash "$SCRIPT_DIR/fuzz.sh" --seconds 25 --results "$fuzz_results"
 rm -rf -- "$fuzz_results"
 
-note "running: swift test -c release -Xswiftc -enable-testing --scratch-path .build-test"
-swift test -c release -Xswiftc -enable-testing --scratch-path .build-test
+note "building: swift build -c release -Xswiftc -enable-testing --scratch-path .build-test --build-tests"
+swift build -c release -Xswiftc -enable-testing --scratch-path .build-test --build-tests
+# The tests compute in their own process, which cannot restart itself the way the CLI does
+# when OpenBLAS falls back to kernels older than the CPU (Sources/LinAlg/BLASCore.swift):
+# they get the kernels the CLI settles on.
+if [[ -z ${OPENBLAS_CORETYPE:-} ]]; then
+  OPENBLAS_CORETYPE=$(.build-test/release/intraslice bench gemm --size 64 --repeats 1 --warmup 0 --threads 1 --json |
+    tail -n 1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["blas_core"])')
+  export OPENBLAS_CORETYPE
+fi
+note "running: swift test -c release -Xswiftc -enable-testing --scratch-path .build-test --skip-build (OpenBLAS kernels: $OPENBLAS_CORETYPE)"
+swift test -c release -Xswiftc -enable-testing --scratch-path .build-test --skip-build

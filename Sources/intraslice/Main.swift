@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import H5Store
+import LinAlg
 import ModelIO
 
 struct Intraslice: ParsableCommand {
@@ -17,6 +18,7 @@ struct Intraslice: ParsableCommand {
 @main
 enum Main {
     static func main() {
+        BLASCore.relaunchWithSupportedCoreIfNeeded()
         do {
             var command = try Intraslice.parseAsRoot()
             try command.run()

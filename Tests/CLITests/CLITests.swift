@@ -1,5 +1,6 @@
 import Foundation
 import H5Store
+import LinAlg
 import TestSupport
 import XCTest
 
@@ -40,6 +41,20 @@ final class CLITests: XCTestCase {
         XCTAssertGreaterThan(median, 0)
         XCTAssertLessThanOrEqual(try XCTUnwrap(json["gflops_q1"] as? Double), try XCTUnwrap(json["gflops_q3"] as? Double))
         XCTAssertTrue((json["blas"] as? String ?? "").contains("OpenBLAS"))
+    }
+
+    /// On a CPU with AVX2 and FMA the CLI never computes with OpenBLAS's pre-AVX2 fallback
+    /// kernels, whatever OpenBLAS's own CPU detection says (Debian's 0.3.21 chooses Prescott
+    /// on an Emerald Rapids Xeon); an explicit OPENBLAS_CORETYPE is obeyed.
+    func testCLIRunsOnKernelsTheCPUSupports() throws {
+        let arguments = ["bench", "gemm", "--size", "64", "--repeats", "1", "--warmup", "0", "--threads", "1", "--json"]
+        let result = try runProgram(Self.executable, arguments, removing: ["OPENBLAS_CORETYPE"])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let core = try XCTUnwrap(try lastJSONObject(result.stdout)["blas_core"] as? String)
+        let flags = BLASCore.cpuFlags(cpuinfo: (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "")
+        XCTAssertNil(BLASCore.replacement(selectedCore: core, cpuFlags: flags), "the CLI ran on \(core)")
+        let forced = try run(arguments, environment: ["OPENBLAS_CORETYPE": "Prescott"])
+        XCTAssertEqual(try lastJSONObject(forced.stdout)["blas_core"] as? String, "Prescott")
     }
 
     func testBenchGemmStoresTimingsInHDF5() throws {

@@ -9,15 +9,18 @@ public func makeTemporaryFolder(_ name: String = #function) throws -> URL {
     return url
 }
 
-/// Runs a program (with extra environment variables, in `directory` if given) and returns its exit status and output.
+/// Runs a program (with extra environment variables, without the `removed` ones, in `directory` if given) and
+/// returns its exit status and output.
 @discardableResult
 public func runProgram(_ path: String, _ arguments: [String], environment: [String: String] = [:],
+                       removing removed: Set<String> = [],
                        in directory: URL? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
     process.currentDirectoryURL = directory
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    process.environment = ProcessInfo.processInfo.environment.filter { !removed.contains($0.key) }
+        .merging(environment) { _, new in new }
     let out = Pipe(), err = Pipe()
     process.standardOutput = out
     process.standardError = err
