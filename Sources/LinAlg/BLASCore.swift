@@ -26,15 +26,6 @@ public enum BLASCore {
         return nil
     }
 
-    /// The CPU feature flags of the first processor in `/proc/cpuinfo` (empty elsewhere).
-    public static func cpuFlags(cpuinfo: String) -> Set<String> {
-        for line in cpuinfo.split(separator: "\n") where line.hasPrefix("flags") {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            return Set(line[line.index(after: colon)...].split(separator: " ").map(String.init))
-        }
-        return []
-    }
-
     /// When OpenBLAS fell back to pre-AVX2 kernels on a CPU that has better ones and the
     /// user did not choose a core, sets `OPENBLAS_CORETYPE` and re-executes this program
     /// with the same arguments, so that OpenBLAS loads the right kernels. Called first thing
@@ -42,7 +33,7 @@ public enum BLASCore {
     public static func relaunchWithSupportedCoreIfNeeded() {
         guard ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] == nil,
               let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-              let core = replacement(selectedCore: BLASThreads.coreName, cpuFlags: cpuFlags(cpuinfo: cpuinfo))
+              let core = replacement(selectedCore: BLASThreads.coreName, cpuFlags: CPUFeatures.flags(cpuinfo: cpuinfo))
         else { return }
         setenv("OPENBLAS_CORETYPE", core, 1)
         execv("/proc/self/exe", CommandLine.unsafeArgv)

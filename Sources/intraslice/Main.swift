@@ -18,6 +18,12 @@ struct Intraslice: ParsableCommand {
 @main
 enum Main {
     static func main() {
+        let missing = CPUFeatures.missing(from: CPUFeatures.current)
+        guard missing.isEmpty else {
+            let message = "/proc/cpuinfo: this build's kernels need x86-64-v3 (AVX2, FMA); the CPU lacks \(missing.joined(separator: ", "))"
+            FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+            Foundation.exit(1)
+        }
         BLASCore.relaunchWithSupportedCoreIfNeeded()
         do {
             var command = try Intraslice.parseAsRoot()

@@ -51,7 +51,7 @@ final class CLITests: XCTestCase {
         let result = try runProgram(Self.executable, arguments, removing: ["OPENBLAS_CORETYPE"])
         XCTAssertEqual(result.status, 0, result.stderr)
         let core = try XCTUnwrap(try lastJSONObject(result.stdout)["blas_core"] as? String)
-        let flags = BLASCore.cpuFlags(cpuinfo: (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "")
+        let flags = CPUFeatures.flags(cpuinfo: (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "")
         XCTAssertNil(BLASCore.replacement(selectedCore: core, cpuFlags: flags), "the CLI ran on \(core)")
         let forced = try run(arguments, environment: ["OPENBLAS_CORETYPE": "Prescott"])
         XCTAssertEqual(try lastJSONObject(forced.stdout)["blas_core"] as? String, "Prescott")

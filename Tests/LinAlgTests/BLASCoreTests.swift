@@ -17,10 +17,4 @@ final class BLASCoreTests: XCTestCase {
         XCTAssertNil(BLASCore.replacement(selectedCore: "SkylakeX", cpuFlags: avx512))
         XCTAssertNil(BLASCore.replacement(selectedCore: "Prescott", cpuFlags: ["sse3", "avx"]))
     }
-
-    func testCPUFlagsAreReadFromTheFirstProcessor() {
-        let cpuinfo = "processor\t: 0\nmodel\t\t: 207\nflags\t\t: fpu sse3 avx2 fma\nbugs\t\t: spectre\n\nprocessor\t: 1\nflags\t\t: fpu\n"
-        XCTAssertEqual(BLASCore.cpuFlags(cpuinfo: cpuinfo), ["fpu", "sse3", "avx2", "fma"])
-        XCTAssertEqual(BLASCore.cpuFlags(cpuinfo: ""), [])
-    }
 }
