@@ -31,10 +31,16 @@ public final class LayerStreaming {
     }
 
     func finish(_ index: Int, in model: inout TransformerModel) throws {
-        let layer = model.layers[index]
+        try replay(index, model.layers[index])
+        model.layers[index] = .unloaded
+    }
+
+    /// Hands over finished layer `index` (also as a resumed prune finds it in its saved
+    /// state, without loading it into the model).
+    func replay(_ index: Int, _ layer: DecoderLayer) throws {
+        precondition(index == finishedCounts.count, "finished layers are replayed in order")
         try output(index, layer)
         finishedCounts.append((layer.parameterCount, layer.shortcutParameterCount))
-        model.layers[index] = .unloaded
     }
 
     /// Puts back the embedding and head released when the first layer was loaded.

@@ -85,16 +85,51 @@ public final class PruneCheckpoints {
             extras: state.extras.mapValues { writer.add($0) })
         try writer.finish()
         manifest.blobBytes = writer.bytesWritten
-        let temporary = folder.appendingPathComponent(".\(Self.manifestName).tmp")
-        try JSONEncoder().encode(manifest).write(to: temporary)
-        guard rename(temporary.path, folder.appendingPathComponent(Self.manifestName).path) == 0 else {
-            throw PruningError("\(folder.path): cannot save the prune's state: \(String(cString: strerror(errno)))")
-        }
+        try install(manifest, as: Self.manifestName)
         for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         where name.hasPrefix("state-") && name.hasSuffix(".bin") && name != manifest.blob {
             try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
         }
         lastSave = monotonicSeconds()
+    }
+
+    /// A streamed prune hands each finished layer to its output and drops it, and the output
+    /// of a killed run is lost; so each finished layer is also saved here (its own blob and
+    /// manifest, before the state that counts it) for a resumed run to hand over again.
+    public func saveFinishedLayer(_ index: Int, _ layer: DecoderLayer) throws {
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let blob = "layer-\(index).bin"
+        let writer = try BlobWriter(path: folder.appendingPathComponent(blob).path)
+        var manifest = LayerManifest(key: key, layer: index, blob: blob, blobBytes: 0, weights: ModelSnapshot.Layer(layer, into: writer))
+        try writer.finish()
+        manifest.blobBytes = writer.bytesWritten
+        try install(manifest, as: "layer-\(index).json")
+    }
+
+    /// Finished layer `index` of the saved run, put onto `original` (that layer unpruned).
+    public func finishedLayer(_ index: Int, onto original: DecoderLayer) throws -> DecoderLayer {
+        let url = folder.appendingPathComponent("layer-\(index).json")
+        guard let manifest = try? JSONDecoder().decode(LayerManifest.self, from: RegularFile.read(url.path)),
+              manifest.key == key, manifest.layer == index else {
+            throw PruningError("\(url.path): the saved state lacks finished layer \(index); delete \(folder.path) to start afresh")
+        }
+        let blob = try MappedFile(path: folder.appendingPathComponent(manifest.blob).path)
+        guard blob.count == manifest.blobBytes else {
+            throw PruningError("\(blob.path): \(blob.count) bytes, its manifest says \(manifest.blobBytes); delete \(folder.path) to start afresh")
+        }
+        var layer = original
+        try manifest.weights.restore(onto: &layer, from: BlobReader(blob: blob))
+        return layer
+    }
+
+    /// Writes a manifest beside its blob under a temporary name and renames it into place,
+    /// so that a reader finds the previous manifest or the whole new one.
+    private func install<M: Encodable>(_ manifest: M, as name: String) throws {
+        let temporary = folder.appendingPathComponent(".\(name).tmp")
+        try JSONEncoder().encode(manifest).write(to: temporary)
+        guard rename(temporary.path, folder.appendingPathComponent(name).path) == 0 else {
+            throw PruningError("\(folder.path): cannot save the prune's state: \(String(cString: strerror(errno)))")
+        }
     }
 
     /// Removes the checkpoints once the pruned folder is in place.
@@ -109,6 +144,14 @@ public final class PruneCheckpoints {
         var flowStates: [BlobRef]
         var statistics: [StatisticsEntry]
         var extras: [String: BlobRef]
+    }
+
+    struct LayerManifest: Codable {
+        var key: String
+        var layer: Int
+        var blob: String
+        var blobBytes: Int
+        var weights: ModelSnapshot.Layer
     }
 
     struct StatisticsEntry: Codable {
@@ -133,23 +176,16 @@ struct ModelSnapshot: Codable {
     var embedding, finalNorm: BlobRef
     var lmHead: BlobRef?
     var residualNormDivisor: Int?
-    var layers: [Layer]
+    /// nil for a streamed model's unloaded layer (its weights are in the source, or saved
+    /// apart once finished).
+    var layers: [Layer?]
 
     init(_ model: TransformerModel, into writer: BlobWriter) {
         embedding = writer.add(model.embedding)
         finalNorm = writer.add(model.finalNorm)
         lmHead = model.lmHead.map(writer.add)
         residualNormDivisor = model.residualNormDivisor
-        layers = model.layers.map { layer in
-            let a = layer.attention
-            return Layer(numHeads: a.numHeads, numKVHeads: a.numKVHeads, qkHeadDim: a.qkHeadDim, vHeadDim: a.vHeadDim,
-                         kvHeadOfQueryHead: a.kvHeadOfQueryHead, ropeInverseFrequencies: writer.add(a.ropeInverseFrequencies),
-                         wqkv: writer.add(a.wqkv), wo: writer.add(a.wo), attentionNorm: writer.add(layer.attentionNorm),
-                         mlpNorm: writer.add(layer.mlpNorm), wGateUp: writer.add(layer.mlp.wGateUp), wDown: writer.add(layer.mlp.wDown),
-                         scale: a.scale, bqkv: a.bqkv.map(writer.add), qNorm: a.qNorm.map(writer.add), kNorm: a.kNorm.map(writer.add),
-                         postAttentionNorm: layer.postAttentionNorm.map(writer.add), postMLPNorm: layer.postMLPNorm.map(writer.add),
-                         attentionShortcut: layer.attentionShortcut.map(writer.add), mlpShortcut: layer.mlpShortcut.map(writer.add))
-        }
+        layers = model.layers.map { $0.isUnloaded ? nil : Layer($0, into: writer) }
     }
 
     func restore(onto model: inout TransformerModel, from reader: BlobReader) throws {
@@ -158,30 +194,44 @@ struct ModelSnapshot: Codable {
         model.finalNorm = try reader.floats(finalNorm)
         model.lmHead = try lmHead.map(reader.floatMatrix)
         model.residualNormDivisor = residualNormDivisor
-        for (index, saved) in layers.enumerated() {
-            var layer = model.layers[index]
-            layer.attention.numHeads = saved.numHeads
-            layer.attention.numKVHeads = saved.numKVHeads
-            layer.attention.qkHeadDim = saved.qkHeadDim
-            layer.attention.vHeadDim = saved.vHeadDim
-            layer.attention.kvHeadOfQueryHead = saved.kvHeadOfQueryHead
-            layer.attention.ropeInverseFrequencies = try reader.floats(saved.ropeInverseFrequencies)
-            layer.attention.scale = saved.scale
-            layer.attention.wqkv = try reader.floatMatrix(saved.wqkv)
-            layer.attention.bqkv = try saved.bqkv.map(reader.floats)
-            layer.attention.qNorm = try saved.qNorm.map(reader.floats)
-            layer.attention.kNorm = try saved.kNorm.map(reader.floats)
-            layer.attention.wo = try reader.floatMatrix(saved.wo)
-            layer.attentionNorm = try reader.floats(saved.attentionNorm)
-            layer.postAttentionNorm = try saved.postAttentionNorm.map(reader.floats)
-            layer.mlpNorm = try reader.floats(saved.mlpNorm)
-            layer.mlp.wGateUp = try reader.floatMatrix(saved.wGateUp)
-            layer.mlp.wDown = try reader.floatMatrix(saved.wDown)
-            layer.postMLPNorm = try saved.postMLPNorm.map(reader.floats)
-            layer.attentionShortcut = try saved.attentionShortcut.map(reader.floatMatrix)
-            layer.mlpShortcut = try saved.mlpShortcut.map(reader.floatMatrix)
-            model.layers[index] = layer
-        }
+        for (index, saved) in layers.enumerated() { try saved?.restore(onto: &model.layers[index], from: reader) }
+    }
+}
+
+extension ModelSnapshot.Layer {
+    init(_ layer: DecoderLayer, into writer: BlobWriter) {
+        let a = layer.attention
+        self.init(numHeads: a.numHeads, numKVHeads: a.numKVHeads, qkHeadDim: a.qkHeadDim, vHeadDim: a.vHeadDim,
+                  kvHeadOfQueryHead: a.kvHeadOfQueryHead, ropeInverseFrequencies: writer.add(a.ropeInverseFrequencies),
+                  wqkv: writer.add(a.wqkv), wo: writer.add(a.wo), attentionNorm: writer.add(layer.attentionNorm),
+                  mlpNorm: writer.add(layer.mlpNorm), wGateUp: writer.add(layer.mlp.wGateUp), wDown: writer.add(layer.mlp.wDown),
+                  scale: a.scale, bqkv: a.bqkv.map(writer.add), qNorm: a.qNorm.map(writer.add), kNorm: a.kNorm.map(writer.add),
+                  postAttentionNorm: layer.postAttentionNorm.map(writer.add), postMLPNorm: layer.postMLPNorm.map(writer.add),
+                  attentionShortcut: layer.attentionShortcut.map(writer.add), mlpShortcut: layer.mlpShortcut.map(writer.add))
+    }
+
+    /// Puts the saved weights and shapes onto `layer` (the unpruned layer they came from).
+    func restore(onto layer: inout DecoderLayer, from reader: BlobReader) throws {
+        layer.attention.numHeads = numHeads
+        layer.attention.numKVHeads = numKVHeads
+        layer.attention.qkHeadDim = qkHeadDim
+        layer.attention.vHeadDim = vHeadDim
+        layer.attention.kvHeadOfQueryHead = kvHeadOfQueryHead
+        layer.attention.ropeInverseFrequencies = try reader.floats(ropeInverseFrequencies)
+        layer.attention.scale = scale
+        layer.attention.wqkv = try reader.floatMatrix(wqkv)
+        layer.attention.bqkv = try bqkv.map(reader.floats)
+        layer.attention.qNorm = try qNorm.map(reader.floats)
+        layer.attention.kNorm = try kNorm.map(reader.floats)
+        layer.attention.wo = try reader.floatMatrix(wo)
+        layer.attentionNorm = try reader.floats(attentionNorm)
+        layer.postAttentionNorm = try postAttentionNorm.map(reader.floats)
+        layer.mlpNorm = try reader.floats(mlpNorm)
+        layer.mlp.wGateUp = try reader.floatMatrix(wGateUp)
+        layer.mlp.wDown = try reader.floatMatrix(wDown)
+        layer.postMLPNorm = try postMLPNorm.map(reader.floats)
+        layer.attentionShortcut = try attentionShortcut.map(reader.floatMatrix)
+        layer.mlpShortcut = try mlpShortcut.map(reader.floatMatrix)
     }
 }
 

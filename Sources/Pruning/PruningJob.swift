@@ -62,10 +62,9 @@ public struct PruningJob {
             throw PruningError("slicegpt folds every layer's norms into its neighbours before it prunes the first one, so it needs the "
                                + "model resident: raise --memory-budget")
         }
-        // A streamed prune writes each layer as it finishes; its saved states would need the
-        // shards written so far, which are not kept: it runs without them.
-        let checkpoints = loaded.streamedLayers != nil ? nil : checkpointInterval.map {
-            PruneCheckpoints(folder: Self.checkpointFolder(of: output), key: checkpointKey(sourceSHA256: sourceSHA256, calibration: calibrationSet),
+        let checkpoints = checkpointInterval.map {
+            PruneCheckpoints(folder: Self.checkpointFolder(of: output),
+                             key: checkpointKey(sourceSHA256: sourceSHA256, calibration: calibrationSet, streamed: loaded.streamedLayers != nil),
                              minimumInterval: $0)
         }
         let resumedFrom = checkpoints?.savedNextLayer
@@ -152,11 +151,13 @@ public struct PruningJob {
         return destination.deletingLastPathComponent().appendingPathComponent(".\(destination.lastPathComponent).resume")
     }
 
-    /// Everything that decides the numbers of this run; a saved state is used only by a run
-    /// whose key is the same.
-    func checkpointKey(sourceSHA256: String, calibration: CalibrationSet?) -> String {
+    /// Everything that decides the numbers of this run, and how its model is held (a
+    /// streamed run's saved state has its finished layers apart, a resident one's holds the
+    /// whole model); a saved state is used only by a run whose key is the same.
+    func checkpointKey(sourceSHA256: String, calibration: CalibrationSet?, streamed: Bool) -> String {
         struct Settings: Codable {
             let harness, source, method, ratioKind: String
+            let streamed: Bool
             let ratio: Double
             let options: MethodOptions
             let calibration: CalibrationSettings?
@@ -165,7 +166,7 @@ public struct PruningJob {
             let sequencesPerGroup: Int
         }
         let settings = Settings(harness: HarnessVersion.current, source: sourceSHA256, method: method.name, ratioKind: ratio.kind.rawValue,
-                                ratio: ratio.value, options: methodOptions, calibration: calibration?.settings,
+                                streamed: streamed, ratio: ratio.value, options: methodOptions, calibration: calibration?.settings,
                                 calibrationSHA256: calibration?.sourceSHA256, offsets: calibration?.offsets, sequencesPerGroup: sequencesPerGroup)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys

@@ -42,7 +42,6 @@ public struct PruningContext {
 
     public init(ratio: PruningRatio, calibration: CalibrationSet?, sequencesPerGroup: Int = 1, checkpoints: PruneCheckpoints? = nil,
                 streaming: LayerStreaming? = nil, progress: @escaping (String) -> Void = { _ in }) {
-        precondition(streaming == nil || checkpoints == nil, "a streamed prune keeps no saved states")
         self.ratio = ratio
         self.calibration = calibration
         self.sequencesPerGroup = sequencesPerGroup
@@ -61,21 +60,33 @@ public struct PruningContext {
     /// method's own saved state.
     func resume(_ model: inout TransformerModel, flow: CalibrationFlow?,
                 statistics: inout PruningStatistics) throws -> (nextLayer: Int, extras: [String: Matrix<Double>]) {
-        guard let state = try checkpoints?.restore(onto: model) else { return (0, [:]) }
+        guard let checkpoints, let state = try checkpoints.restore(onto: model) else { return (0, [:]) }
         model = state.model
         statistics = state.statistics
         try flow?.resume(states: state.flowStates, atLayer: state.nextLayer)
-        progress("resumed after layer \(state.nextLayer)/\(model.layers.count) from \(checkpoints!.folder.path)")
+        if let streaming {
+            // The finished layers go to the output again, in order; none stays loaded.
+            for index in model.layers.indices { model.layers[index] = .unloaded }
+            for index in 0..<state.nextLayer {
+                try streaming.replay(index, try checkpoints.finishedLayer(index, onto: try streaming.source.layer(index)))
+            }
+        }
+        progress("resumed after layer \(state.nextLayer)/\(model.layers.count) from \(checkpoints.folder.path)")
         return (state.nextLayer, state.extras)
     }
 
     /// Saves the state after a finished layer (see `PruneCheckpoints.save`); a streamed
-    /// model's layer goes to the output.
+    /// model's layer is saved on its own first, and goes to the output.
     func layerFinished(_ index: Int, model: inout TransformerModel, flow: CalibrationFlow?, statistics: PruningStatistics,
                        extras: @autoclosure () -> [String: Matrix<Double>] = [:]) throws {
+        if let streaming {
+            // Saved apart before the state that counts it; unloaded before that state, which
+            // then holds no layer.
+            try checkpoints?.saveFinishedLayer(index, model.layers[index])
+            try streaming.finish(index, in: &model)
+        }
         try checkpoints?.save(PruneState(nextLayer: index + 1, model: model, flowStates: flow?.states ?? [], statistics: statistics,
                                          extras: extras()), layerCount: model.layers.count)
-        try streaming?.finish(index, in: &model)
     }
 
     func requireCalibration(_ method: String) throws -> CalibrationSet {

@@ -60,6 +60,40 @@ final class PruneDeterminismTests: XCTestCase {
         }
     }
 
+    /// A streamed prune (one layer held at a time, each finished layer written out and
+    /// dropped) killed part-way resumes from the layers it saved apart and writes what a
+    /// resident run writes.
+    func testAStreamedRunKilledWithSIGKILLResumesToTheResidentRunsBytes() throws {
+        let folder = try makeTemporaryFolder("prune-streamed-resume")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let resident = folder.appendingPathComponent("resident"), streamed = folder.appendingPathComponent("streamed")
+        let run = try runProgram(executable, arguments(resident, checkpointInterval: nil))
+        XCTAssertEqual(run.status, 0, run.stderr)
+
+        let budget = ["--memory-budget", "300MiB"]
+        let manifest = folder.appendingPathComponent(".streamed.resume/state.json")
+        let killed = try runKilled(executable, arguments(streamed, checkpointInterval: 0) + budget) {
+            guard let data = try? Data(contentsOf: manifest),
+                  let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+            return json["nextLayer"] as? Int ?? 0 >= 3
+        }
+        XCTAssertTrue(killed, "the prune finished before it could be killed")
+        let rerun = try runProgram(executable, arguments(streamed, checkpointInterval: 1000) + budget)
+        XCTAssertEqual(rerun.status, 0, rerun.stderr)
+        XCTAssertTrue(rerun.stderr.contains("resumed after layer"), rerun.stderr)
+        XCTAssertEqual(try lastJSONObject(rerun.stdout)["residency"] as? String, "streamed")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: manifest.deletingLastPathComponent().path), "the saved state is removed")
+        for file in ["model.safetensors", "config.json"] {
+            XCTAssertEqual(try Data(contentsOf: resident.appendingPathComponent(file)), try Data(contentsOf: streamed.appendingPathComponent(file)), file)
+        }
+        XCTAssertEqual(try statistics(resident), try statistics(streamed))
+        var record = try pruningRecord(streamed) as! [String: Any]
+        XCTAssertEqual(record.removeValue(forKey: "residency") as? String, "streamed")
+        var residentRecord = try pruningRecord(resident) as! [String: Any]
+        residentRecord.removeValue(forKey: "residency")
+        XCTAssertEqual(residentRecord as NSDictionary, record as NSDictionary)
+    }
+
     /// Every dataset of statistics.h5 by path, as the bit patterns of its values.
     func statistics(_ folder: URL) throws -> [String: [UInt64]] {
         let h5 = try H5Reader(path: folder.appendingPathComponent("statistics.h5").path)
