@@ -22,8 +22,7 @@ struct IntraSlice: PruningMethod {
     func check(_ adapter: ArchitectureAdapter) throws {}
 
     func prune(_ model: inout TransformerModel, context: PruningContext) throws -> PruningStatistics {
-        let calibration = try context.requireCalibration(name)
-        let flow = try CalibrationFlow(model: model, windows: calibration.windows, sequencesPerGroup: context.sequencesPerGroup)
+        let flow = try context.calibrationFlow(model, for: name)
         var statistics = PruningStatistics()
         let start = try context.resume(&model, flow: flow, statistics: &statistics).nextLayer
         for index in start..<model.layers.count {
@@ -43,7 +42,7 @@ struct IntraSlice: PruningMethod {
 
     /// Steps 1 and 2; returns the stream after the pruned attention (the MLP's input).
     private func pruneAttention(_ index: Int, _ model: inout TransformerModel, flow: CalibrationFlow, ratio: PruningRatio,
-                                statistics: inout PruningStatistics) throws -> [Matrix<Float>] {
+                                statistics: inout PruningStatistics) throws -> GroupedRows {
         let layer = model.layers[index], original = layer.attention
         let observer = IntraSliceAttention.Observer(layer: index, attention: original)
         let unprunedInputs = try flow.outputProjectionInputs(model, observer: observer)
@@ -61,7 +60,7 @@ struct IntraSlice: PruningMethod {
 
         let queryKeyPruned = step.queryKeyPruned(original, plan: .init(keptHeads: heads.keptHeads, headSize: heads.headSize, pairs: pairs))
         model.layers[index].attention = queryKeyPruned
-        let fit = PairedOutputs(layer: index, targets: unprunedInputs, prunedWidth: queryKeyPruned.outputInputWidth)
+        let fit = PairedOutputs(layer: index, targets: unprunedInputs, targetWidth: width, prunedWidth: queryKeyPruned.outputInputWidth)
         let prunedInputs = try flow.outputProjectionInputs(model, observer: fit)
         let unchanged = queryKeyPruned.numHeads == original.numHeads && queryKeyPruned.qkHeadDim == original.qkHeadDim
         let folded = try step.fold(queryKeyPruned, original: original, headSize: heads.headSize, compressedCovariance: fit.covariance.matrix,
@@ -69,20 +68,22 @@ struct IntraSlice: PruningMethod {
         model.layers[index].attention = folded.attention
         // The folded attention's Wo inputs are X̃·P: no third run of the attention is needed.
         let projection = folded.projection.asFloat
-        let middle = try zip(prunedInputs, flow.states).map { try model.completeAttention(index, woInput: matmul($0, projection), residual: $1) }
+        let middle = try flow.rows(count: prunedInputs.count) { g in
+            try model.completeAttention(index, woInput: matmul(prunedInputs.group(g), projection), residual: flow.states.group(g))
+        }
         let error = fromGramSums
             ? relativeError(pruned: matmul(folded.projection, folded.attention.wo.asDouble, transposeB: true), unpruned: original.wo.asDouble.transposed,
                             prunedGram: fit.covariance.matrix, cross: fit.cross.matrix, unprunedGram: observer.covariance.matrix)
             : try relativeError(middle, base: flow.states) { g in
-                try layer.completeAttention(woInput: unprunedInputs[g], residual: flow.states[g], index: index, norm: model.streamNorm)
+                try layer.completeAttention(woInput: unprunedInputs.group(g), residual: flow.states.group(g), index: index, norm: model.streamNorm)
             }
         statistics.record(layer: index, site: "attention", "relative_output_error", [error])
         return middle
     }
 
     /// Step 3; returns the layer's outputs.
-    private func pruneMLP(_ index: Int, _ model: inout TransformerModel, flow: CalibrationFlow, middle: [Matrix<Float>], budget: LayerBudget,
-                          statistics: inout PruningStatistics) throws -> [Matrix<Float>] {
+    private func pruneMLP(_ index: Int, _ model: inout TransformerModel, flow: CalibrationFlow, middle: GroupedRows, budget: LayerBudget,
+                          statistics: inout PruningStatistics) throws -> GroupedRows {
         let layer = model.layers[index], original = layer.mlp
         let recorder = SiteRecorder(layer: index, site: .downProjectionInput, products: .float32)
         let inputs = try flow.downProjectionInputs(model, middle: middle, observer: recorder)
@@ -99,7 +100,7 @@ struct IntraSlice: PruningMethod {
             relativeError(pruned: pruned.mlp.wDown.asDouble.transposed, unpruned: original.wDown.asDouble.transposed,
                           prunedGram: c.submatrix(rows: pruned.kept, columns: pruned.kept), cross: c.selectingRows(pruned.kept), unprunedGram: c)
         } ?? relativeError(outputs, base: middle) { g in
-            try layer.completeMLP(downInput: inputs[g], residual: middle[g], index: index, norm: model.streamNorm)
+            try layer.completeMLP(downInput: inputs.group(g), residual: middle.group(g), index: index, norm: model.streamNorm)
         }
         statistics.record(layer: index, site: "mlp", "relative_output_error", [error])
         return outputs
@@ -131,13 +132,14 @@ struct IntraSlice: PruningMethod {
     /// calibration groups: the error of a module's contribution to the residual stream, relative
     /// to the unpruned contribution. The unpruned module's output for group g comes from
     /// `reference(g)`, one group at a time, so no second copy of the stream is held.
-    private func relativeError(_ y: [Matrix<Float>], base: [Matrix<Float>], reference: (Int) throws -> Matrix<Float>) throws -> Double {
+    private func relativeError(_ y: GroupedRows, base: GroupedRows, reference: (Int) throws -> Matrix<Float>) throws -> Double {
         var error = 0.0, signal = 0.0
         for g in y.indices {
             let r = try reference(g)
-            y[g].elements.withUnsafeBufferPointer { pa in
+            let yg = try y.group(g), bg = try base.group(g)
+            yg.elements.withUnsafeBufferPointer { pa in
                 r.elements.withUnsafeBufferPointer { pr in
-                    base[g].elements.withUnsafeBufferPointer { pb in
+                    bg.elements.withUnsafeBufferPointer { pb in
                         for i in 0..<pa.count {
                             let e = Double(pa[i] - pr[i]), s = Double(pr[i] - pb[i])
                             error += e * e
@@ -155,22 +157,22 @@ struct IntraSlice: PruningMethod {
 /// unpruned attention's X recorded on the same rows.
 private final class PairedOutputs: ActivationObserver {
     let layer: Int
-    let targets: [Matrix<Float>]
+    let targets: GroupedRows
     var covariance: CovarianceAccumulator
     var cross: CrossProductAccumulator
     private var next = 0
 
-    init(layer: Int, targets: [Matrix<Float>], prunedWidth: Int) {
+    init(layer: Int, targets: GroupedRows, targetWidth: Int, prunedWidth: Int) {
         self.layer = layer
         self.targets = targets
         covariance = CovarianceAccumulator(dimension: prunedWidth, products: .float32)
-        cross = CrossProductAccumulator(leftDimension: prunedWidth, rightDimension: targets[0].cols, products: .float32)
+        cross = CrossProductAccumulator(leftDimension: prunedWidth, rightDimension: targetWidth, products: .float32)
     }
 
     func wants(layer: Int, site: CaptureSite) -> Bool { layer == self.layer && site == .outputProjectionInput }
 
     func observe(layer: Int, site: CaptureSite, activations: UnsafeBufferPointer<Float>, rows: Int, width: Int) throws {
-        let target = targets[next]
+        let target = try targets.group(next)
         precondition(target.rows == rows, "calibration groups arrive in the order they were recorded")
         try covariance.add(activations, rows: rows, label: "layer \(layer) pruned wo_input")
         try target.elements.withUnsafeBufferPointer { try cross.add(activations, $0, rows: rows, label: "layer \(layer) pruned wo_input") }

@@ -28,9 +28,13 @@ struct PrincipalBasis {
 }
 
 /// Σ xᵀx over the rows of several matrices, in float64.
-func covariance(of groups: [Matrix<Float>], label: String) throws -> Matrix<Double> {
-    precondition(!groups.isEmpty)
-    var accumulator = CovarianceAccumulator(dimension: groups[0].cols)
-    for group in groups { try accumulator.add(group, label: label) }
-    return accumulator.matrix
+func covariance(of groups: GroupedRows, label: String) throws -> Matrix<Double> {
+    precondition(groups.count > 0)
+    var accumulator: CovarianceAccumulator?
+    for g in groups.indices {
+        let group = try groups.group(g)
+        if accumulator == nil { accumulator = CovarianceAccumulator(dimension: group.cols) }
+        try accumulator!.add(group, label: label)
+    }
+    return accumulator!.matrix
 }

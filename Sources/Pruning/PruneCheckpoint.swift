@@ -11,7 +11,7 @@ import Transformer
 public struct PruneState {
     public var nextLayer: Int
     public var model: TransformerModel
-    public var flowStates: [Matrix<Float>]
+    public var flowStates: GroupedRows
     public var statistics: PruningStatistics
     /// A method's own state between layers (SliceGPT's current basis, say), by name.
     public var extras: [String: Matrix<Double>]
@@ -49,8 +49,9 @@ public final class PruneCheckpoints {
     }
 
     /// The saved state, restored onto `original` (the unpruned model the run started from),
-    /// or nil when there is none for this key.
-    public func restore(onto original: TransformerModel) throws -> PruneState? {
+    /// or nil when there is none for this key; its calibration stream goes to `spill` when
+    /// the run spills.
+    public func restore(onto original: TransformerModel, spill: SpillArea? = nil) throws -> PruneState? {
         guard let manifest = savedManifest else { return nil }
         let blob = try MappedFile(path: folder.appendingPathComponent(manifest.blob).path)
         guard blob.count == manifest.blobBytes else {
@@ -60,7 +61,7 @@ public final class PruneCheckpoints {
         var model = original
         try manifest.model.restore(onto: &model, from: reader)
         return PruneState(nextLayer: manifest.nextLayer, model: model,
-                          flowStates: try manifest.flowStates.map { try reader.floatMatrix($0) },
+                          flowStates: try GroupedRows(count: manifest.flowStates.count, spill: spill) { try reader.floatMatrix(manifest.flowStates[$0]) },
                           statistics: PruningStatistics(entries: try manifest.statistics.map {
                               PruningStatistics.Entry(layer: $0.layer, site: $0.site, name: $0.name, values: try reader.doubles($0.values))
                           }),
@@ -69,10 +70,10 @@ public final class PruneCheckpoints {
 
     /// Saves the state after a finished layer, unless one was saved less than
     /// `minimumInterval` seconds ago (the last layer is never saved: the folder follows).
-    public func save(_ state: @autoclosure () -> PruneState, layerCount: Int) throws {
+    public func save(_ state: @autoclosure () throws -> PruneState, layerCount: Int) throws {
         let now = monotonicSeconds()
         guard now - lastSave >= minimumInterval else { return }
-        let state = state()
+        let state = try state()
         guard state.nextLayer < layerCount else { return }
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let blob = "state-\(state.nextLayer).bin"
@@ -80,7 +81,7 @@ public final class PruneCheckpoints {
         var manifest = Manifest(
             key: key, nextLayer: state.nextLayer, blob: blob, blobBytes: 0,
             model: ModelSnapshot(state.model, into: writer),
-            flowStates: state.flowStates.map { writer.add($0) },
+            flowStates: try state.flowStates.indices.map { writer.add(try state.flowStates.group($0)) },
             statistics: state.statistics.entries.map { .init(layer: $0.layer, site: $0.site, name: $0.name, values: writer.add($0.values)) },
             extras: state.extras.mapValues { writer.add($0) })
         try writer.finish()

@@ -40,8 +40,9 @@ public struct PruningJob {
 
     /// Prunes `source` (whose checkpoint hash is `sourceSHA256`) and writes the folder. It
     /// takes the caller's model: a streamed prune holds the embedding and head only while it
-    /// embeds the calibration windows and while it writes (`LayerStreaming`).
-    public func run(_ source: consuming LoadedModel, sourceSHA256: String, output: OutputFolder,
+    /// embeds the calibration windows and while it writes (`LayerStreaming`). With `spill`,
+    /// the calibration activations are kept in unnamed files beside the output.
+    public func run(_ source: consuming LoadedModel, sourceSHA256: String, output: OutputFolder, spill: Bool = false,
                     progress: @escaping (String) -> Void) throws -> Outcome {
         var model = source.model
         let before = source.parameterCounts
@@ -68,13 +69,16 @@ public struct PruningJob {
                              minimumInterval: $0)
         }
         let resumedFrom = checkpoints?.savedNextLayer
+        let spillArea = spill && calibrationSet != nil
+            ? SpillArea(folder: URL(fileURLWithPath: output.path).standardizedFileURL.deletingLastPathComponent()) : nil
+        if let spillArea { progress("calibration activations are kept in unnamed temporary files in \(spillArea.folder.path)") }
         let outcome = try output.assemble { path -> Outcome in
             let writer = try HFCheckpointWriter(folder: path, family: model.architecture, metadata: ["intraslice_method": method.name])
             let streaming = loaded.streamedLayers.map { LayerStreaming(source: $0) { _, layer in try writer.add(layer: layer) } }
             start = monotonicSeconds()
             let statistics = try method.prune(&model, context: PruningContext(ratio: ratio, calibration: calibrationSet,
                                                                               sequencesPerGroup: sequencesPerGroup, checkpoints: checkpoints,
-                                                                              streaming: streaming, progress: progress))
+                                                                              streaming: streaming, spill: spillArea, progress: progress))
             timings["prune_s"] = monotonicSeconds() - start
             try streaming?.restoreVocabulary(into: &model)
             let after = streaming.map { Self.counts(outside: model.parameterCounts, layers: $0.finishedCounts) } ?? model.parameterCounts
@@ -87,6 +91,7 @@ public struct PruningJob {
                 parametersBefore: .init(before), parametersAfter: .init(after),
                 decoderReduction: 1 - Double(after.decoderLayers) / Double(before.decoderLayers), blasThreads: BLASThreads.count,
                 residency: loaded.streamedLayers == nil ? "resident" : "streamed", resumedFromLayer: resumedFrom,
+                calibrationSpilled: spillArea != nil ? true : nil,
                 calibration: calibrationSet.map { .init($0, sequencesPerGroup: sequencesPerGroup) }, timings: timings, peakRSSBytes: 0)
             start = monotonicSeconds()
             try writer.finish(model, derivedFrom: loaded)
@@ -139,10 +144,23 @@ public struct PruningJob {
         guard let calibration else { return 0 }
         let tokens = calibration.samples * calibration.seqlen
         let d = config.hiddenSize, f = config.intermediateSize, heads = config.numAttentionHeads * config.resolvedHeadDim
-        let stream = 4 * tokens * max(2 * d + 2 * heads, 3 * d + f)
         let statistics = 8 * 7 * max(f * f, heads * heads, d * d) / 4
         let rows = sequencesPerGroup * calibration.seqlen
-        return stream + statistics + RunMemory.forwardBytes(config, rows: rows, keys: calibration.seqlen, threads: threads)
+        return streamBytes(config, rows: tokens) + statistics + RunMemory.forwardBytes(config, rows: rows, keys: calibration.seqlen, threads: threads)
+    }
+
+    /// The part of `workingBytes` a spilling run keeps on disk: the calibration stream but
+    /// for the group of each kind in use.
+    public func spillableBytes(_ config: ModelConfig) -> Int {
+        guard let calibration else { return 0 }
+        let groupRows = min(calibration.samples, sequencesPerGroup) * calibration.seqlen
+        return streamBytes(config, rows: calibration.samples * calibration.seqlen) - streamBytes(config, rows: groupRows)
+    }
+
+    /// The calibration activations of `rows` rows held at the peak of a layer's step.
+    private func streamBytes(_ config: ModelConfig, rows: Int) -> Int {
+        let d = config.hiddenSize, f = config.intermediateSize, heads = config.numAttentionHeads * config.resolvedHeadDim
+        return 4 * rows * max(2 * d + 2 * heads, 3 * d + f)
     }
 
     /// Where a run to `output` keeps its saved state: `.<name>.resume` beside it.

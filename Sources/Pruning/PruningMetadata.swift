@@ -72,6 +72,8 @@ public struct PruningMetadata: Codable, Sendable {
     /// resident or streamed.
     public let residency: String
     public let resumedFromLayer: Int?
+    /// true when the calibration activations were kept in temporary files (absent otherwise).
+    public let calibrationSpilled: Bool?
     public let calibration: Calibration?
     /// Seconds by phase: load_s, calibration_tokenize_s, prune_s, write_s.
     public var timings: [String: Double]
@@ -81,6 +83,7 @@ public struct PruningMetadata: Codable, Sendable {
         case harnessVersion = "harness_version", createdUTC = "created_utc", method, ratio, ratioKind = "ratio_kind", options
         case sourceModel = "source_model", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
         case decoderReduction = "decoder_reduction", blasThreads = "blas_threads", residency, resumedFromLayer = "resumed_from_layer"
+        case calibrationSpilled = "calibration_spilled"
         case calibration, timings, peakRSSBytes = "peak_rss_bytes"
     }
 }

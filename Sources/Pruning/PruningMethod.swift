@@ -39,15 +39,25 @@ public struct PruningContext {
     public let checkpoints: PruneCheckpoints?
     /// A streamed model's layers move in and out through this (nil: the model is resident).
     public let streaming: LayerStreaming?
+    /// Where the calibration activations are kept when they would not fit in memory (nil:
+    /// in memory).
+    public let spill: SpillArea?
 
     public init(ratio: PruningRatio, calibration: CalibrationSet?, sequencesPerGroup: Int = 1, checkpoints: PruneCheckpoints? = nil,
-                streaming: LayerStreaming? = nil, progress: @escaping (String) -> Void = { _ in }) {
+                streaming: LayerStreaming? = nil, spill: SpillArea? = nil, progress: @escaping (String) -> Void = { _ in }) {
         self.ratio = ratio
         self.calibration = calibration
         self.sequencesPerGroup = sequencesPerGroup
         self.checkpoints = checkpoints
         self.streaming = streaming
+        self.spill = spill
         self.progress = progress
+    }
+
+    /// The calibration windows of `method` embedded by `model`, grouped and kept (in memory
+    /// or spilled) as this run says.
+    func calibrationFlow(_ model: TransformerModel, for method: String) throws -> CalibrationFlow {
+        try CalibrationFlow(model: model, windows: try requireCalibration(method).windows, sequencesPerGroup: sequencesPerGroup, spill: spill)
     }
 
     /// Called before a method works on layer `index`: a streamed model's layer is read in.
@@ -60,7 +70,7 @@ public struct PruningContext {
     /// method's own saved state.
     func resume(_ model: inout TransformerModel, flow: CalibrationFlow?,
                 statistics: inout PruningStatistics) throws -> (nextLayer: Int, extras: [String: Matrix<Double>]) {
-        guard let checkpoints, let state = try checkpoints.restore(onto: model) else { return (0, [:]) }
+        guard let checkpoints, let state = try checkpoints.restore(onto: model, spill: flow?.spill) else { return (0, [:]) }
         model = state.model
         statistics = state.statistics
         try flow?.resume(states: state.flowStates, atLayer: state.nextLayer)
@@ -85,7 +95,7 @@ public struct PruningContext {
             try checkpoints?.saveFinishedLayer(index, model.layers[index])
             try streaming.finish(index, in: &model)
         }
-        try checkpoints?.save(PruneState(nextLayer: index + 1, model: model, flowStates: flow?.states ?? [], statistics: statistics,
+        try checkpoints?.save(PruneState(nextLayer: index + 1, model: model, flowStates: flow?.states ?? GroupedRows([]), statistics: statistics,
                                          extras: extras()), layerCount: model.layers.count)
     }
 

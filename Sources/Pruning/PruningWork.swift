@@ -8,7 +8,7 @@ extension PruningJob {
     /// passes over the calibration rows and its statistics per layer, and writing the
     /// pruned folder in Float32. The per-layer counts follow the methods' code: which
     /// passes they run and which products and factorisations they compute.
-    public func work(_ config: ModelConfig, checkpointBytes: Int, streamed: Bool) -> RunWork {
+    public func work(_ config: ModelConfig, checkpointBytes: Int, streamed: Bool, spill: Bool = false) -> RunWork {
         var work = RunWork()
         let footprint = ModelFootprint(config: config)
         work.hashedBytes = Double(checkpointBytes)
@@ -29,6 +29,14 @@ extension PruningJob {
         let gateUp = 4 * t * d * f, down = 2 * t * f * d
         let aKept = a * (1 - r), fKept = f * (1 - r), fDropped = f - fKept
 
+        if spill {
+            // Per layer, the stream, the stream after attention, Wo inputs before and after
+            // pruning and the Wdown inputs go to the spill file once and are read back about
+            // twice.
+            let spilled = layers * 4 * t * (3 * d + 2 * a + f)
+            work.writtenBytes += spilled
+            work.loadedBytes += 2 * spilled
+        }
         switch method.name {
         case "intraslice":
             // Each module's recorded error: from Gram sums, or the unpruned module again.

@@ -24,7 +24,7 @@ struct SliceGPT: PruningMethod {
     func prune(_ model: inout TransformerModel, context: PruningContext) throws -> PruningStatistics {
         let adapter = ArchitectureAdapter(model)
         try check(adapter)
-        let calibration = try context.requireCalibration(name)
+        _ = try context.requireCalibration(name)  // refused before the norms are fused
         let hidden = model.embeddingWidth
         let originalDecoderParameters = model.parameterCounts.decoderLayers
         try adapter.fuseNorms(&model)
@@ -34,7 +34,7 @@ struct SliceGPT: PruningMethod {
         model.residualNormDivisor = hidden
         var statistics = PruningStatistics()
 
-        let flow = try CalibrationFlow(model: model, windows: calibration.windows, sequencesPerGroup: context.sequencesPerGroup)
+        let flow = try context.calibrationFlow(model, for: name)
         let resumed = try context.resume(&model, flow: flow, statistics: &statistics)
         var inputBasis: Matrix<Double>
         if resumed.nextLayer > 0 {
@@ -45,7 +45,7 @@ struct SliceGPT: PruningMethod {
             record(&statistics, layer: -1, site: "embedding", embeddingBasis, kept: d)
             inputBasis = embeddingBasis.leading(d)
             model.embedding = rotate(model.embedding, inputBasis)
-            flow.transformStates(inputBasis.asFloat)
+            try flow.transformStates(inputBasis.asFloat)
         }
 
         for index in resumed.nextLayer..<model.layers.count {
@@ -66,7 +66,7 @@ struct SliceGPT: PruningMethod {
             model.layers[index].mlpNorm = [Float](repeating: 1, count: d)
             model.layers[index].mlpShortcut = qMiddle.asFloat
             let qMiddleFloat = qMiddle.asFloat
-            let slicedMiddle = middle.map { matmul($0, qMiddleFloat) }
+            let slicedMiddle = try middle.map(spill: flow.spill) { matmul($0, qMiddleFloat) }
             let outputs = try flow.mlpHalf(model, middle: slicedMiddle)
 
             let outputBasis = try PrincipalBasis(covariance: covariance(of: outputs, label: "layer \(index) output"),
@@ -77,7 +77,7 @@ struct SliceGPT: PruningMethod {
             model.layers[index].mlpShortcut = matmul(qOutput, qMiddle, transposeA: true).asFloat
             model.layers[index].mlp.wDown = matmul(qOutput, model.layers[index].mlp.wDown.asDouble, transposeA: true).asFloat
             let qOutputFloat = qOutput.asFloat
-            flow.advance(to: outputs.map { matmul($0, qOutputFloat) })
+            flow.advance(to: try outputs.map(spill: flow.spill) { matmul($0, qOutputFloat) })
             inputBasis = qOutput
             context.progress("layer \(index + 1)/\(model.layers.count): kept \(String(format: "%.4f", middleBasis.varianceKept(d))) "
                              + "and \(String(format: "%.4f", outputBasis.varianceKept(outputWidth))) of the variance")

@@ -21,7 +21,7 @@ struct StructuredPruning: PruningMethod {
     func prune(_ model: inout TransformerModel, context: PruningContext) throws -> PruningStatistics {
         var statistics = PruningStatistics()
         let flow = try needsCalibration
-            ? CalibrationFlow(model: model, windows: try context.requireCalibration(name).windows, sequencesPerGroup: context.sequencesPerGroup)
+            ? context.calibrationFlow(model, for: name)
             : nil
         let start = try context.resume(&model, flow: flow, statistics: &statistics).nextLayer
         for index in start..<model.layers.count {
@@ -31,7 +31,7 @@ struct StructuredPruning: PruningMethod {
             let groupsRemoved = plan.groupsRemoved
 
             // Attention: score each KV group, drop the lowest.
-            var woInputs: [Matrix<Float>] = [], woInputNorms: [Double]? = nil
+            var woInputs = GroupedRows([]), woInputNorms: [Double]? = nil
             if let flow {
                 let observer = ChannelNormObserver(layer: index, site: .outputProjectionInput)
                 woInputs = try flow.outputProjectionInputs(model, observer: observer)
@@ -49,11 +49,11 @@ struct StructuredPruning: PruningMethod {
             statistics.record(layer: index, site: "attention", "kept_query_heads", keptHeads)
 
             // MLP, on activations that went through the pruned attention.
-            var middle: [Matrix<Float>] = [], downInputs: [Matrix<Float>] = []
+            var middle = GroupedRows([]), downInputs = GroupedRows([])
             var downInputNorms: [Double]? = nil
             if let flow {
                 middle = try flow.middleKeeping(Attention.spans(heads: keptHeads, size: a.vHeadDim), of: model, woInputs: woInputs)
-                woInputs = []  // released before the MLP's larger activations are made
+                woInputs = GroupedRows([])  // released before the MLP's larger activations are made
                 let observer = ChannelNormObserver(layer: index, site: .downProjectionInput)
                 downInputs = try flow.downProjectionInputs(model, middle: middle, observer: observer)
                 downInputNorms = observer.norms

@@ -33,10 +33,10 @@ struct EvalPerplexity: ParsableCommand {
     func run() throws {
         try checkOutputFile(output, resumable: true)
         let threads = threadOptions.apply()
-        let (loaded, spare) = try memoryOptions.load(model) { perplexity.memory($0, threads: threads) }
+        let (loaded, choice) = try memoryOptions.load(model) { perplexity.memory($0, threads: threads) }
         let modelHash = try loaded.checkpointSHA256()
         let resume = try output.map { try ResumeLog(path: resumeLogPath($0), key: "eval ppl \(modelHash) \(data) \(perplexity.key)") }
-        let run = try perplexity.evaluate(data, loaded: loaded, threads: threads, resume: resume?.scope(""), streamedStateBytes: spare)
+        let run = try perplexity.evaluate(data, loaded: loaded, threads: threads, resume: resume?.scope(""), streamedStateBytes: choice.spareBytes)
         var json = run.json
         json["command"] = "eval ppl"
         json["model"] = loaded.name

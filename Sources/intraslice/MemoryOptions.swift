@@ -20,14 +20,14 @@ struct MemoryOptions: ParsableArguments {
     var budget: MemoryBudget { memoryBudget.flatMap(MemoryBudget.init(parsing:)) ?? .standard }
 
     /// Loads `model` resident or streamed, whichever `memory` says fits the budget, and says
-    /// which on stderr; returns the model and the budget left over.
-    func load(_ model: String, canStream: Bool = true, memory: (ModelConfig) -> RunMemory) throws -> (LoadedModel, spareBytes: Int) {
+    /// which on stderr; returns the model and the choice (whether to spill, the budget left).
+    func load(_ model: String, canStream: Bool = true, memory: (ModelConfig) -> RunMemory) throws -> (LoadedModel, RunMemory.Choice) {
         let config = try ModelLoader.configuration(model)
-        let plan = memory(config)
-        let choice = try plan.choose(budget: budget, model: model, canStream: canStream)
+        let choice = try memory(config).choose(budget: budget, model: model, canStream: canStream)
         let f = MemoryBudget.format
-        FileHandle.standardError.write(Data(("\(model): \(choice.streamed ? "streamed, one layer at a time" : "resident") "
-            + "(estimated peak \(f(choice.streamed ? plan.streamedPeak : plan.residentPeak)) of a \(f(budget.bytes)) budget)\n").utf8))
-        return (try ModelLoader.load(model, streamed: choice.streamed), choice.spareBytes)
+        FileHandle.standardError.write(Data(("\(model): \(choice.streamed ? "streamed, one layer at a time" : "resident")"
+            + "\(choice.spill ? ", spilling calibration activations to disk" : "") "
+            + "(estimated peak \(f(choice.peakBytes)) of a \(f(budget.bytes)) budget)\n").utf8))
+        return (try ModelLoader.load(model, streamed: choice.streamed), choice)
     }
 }

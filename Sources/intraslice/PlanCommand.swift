@@ -30,8 +30,8 @@ struct PlanPrune: ParsableCommand {
         let scratch = (URL(fileURLWithPath: prune.output).standardizedFileURL.deletingLastPathComponent().path)
         try PlanOutcome.make(command: "prune", model: prune.model, config: config, memory: Prune.memory(config, job: job, threads: threads),
                              budget: prune.memoryOptions.budget, canStream: prune.canStream, scratchFolder: scratch,
-                             json: prune.outputOptions.json) { streamed, _, bytes in
-            job.work(config, checkpointBytes: bytes, streamed: streamed)
+                             json: prune.outputOptions.json) { choice, bytes in
+            job.work(config, checkpointBytes: bytes, streamed: choice.streamed, spill: choice.spill)
         }
     }
 }
@@ -54,9 +54,9 @@ struct PlanPerplexity: ParsableCommand {
             ?? FileManager.default.temporaryDirectory.path
         try PlanOutcome.make(command: "eval ppl", model: eval.model, config: config, memory: options.memory(config, threads: threads),
                              budget: eval.memoryOptions.budget, canStream: true, scratchFolder: scratch,
-                             json: eval.outputOptions.json) { streamed, spare, bytes in
+                             json: eval.outputOptions.json) { choice, bytes in
             Perplexity.work(config, windows: windows, seqlen: options.seqlen, batch: options.batch, checkpointBytes: bytes,
-                            streamed: streamed, streamedStateBytes: spare)
+                            streamed: choice.streamed, streamedStateBytes: choice.spareBytes)
         }
     }
 
@@ -79,6 +79,8 @@ struct PlanOutcome: Encodable {
     let model: String
     /// resident, streamed, or refused (the command would stop before loading).
     let residency: String
+    /// Whether a prune keeps its calibration activations in a temporary file.
+    let spillsCalibration: Bool
     let peakMemoryBytes: Int
     let budgetBytes: Int
     let seconds: Double
@@ -92,27 +94,31 @@ struct PlanOutcome: Encodable {
         case command, model, residency, seconds, rates, refusal
         case peakMemoryBytes = "peak_memory_bytes", budgetBytes = "budget_bytes", secondsByPart = "seconds_by_part"
         case checkpointBytes = "checkpoint_bytes", checkpointMeasured = "checkpoint_measured"
+        case spillsCalibration = "spills_calibration"
     }
 
     /// Plans one command: the memory choice it would make, then its work at rates measured
-    /// now. `work(streamed, spareBytes, checkpointBytes)` is the command's own estimate.
+    /// now. `work(choice, checkpointBytes)` is the command's own estimate.
     static func make(command: String, model: String, config: ModelConfig, memory: RunMemory, budget: MemoryBudget, canStream: Bool,
-                     scratchFolder: String, json: Bool, work: (Bool, Int, Int) -> RunWork) throws {
-        let residency: String, spare: Int, refusal: String?
+                     scratchFolder: String, json: Bool, work: (RunMemory.Choice, Int) -> RunWork) throws {
+        let residency: String, choice: RunMemory.Choice, refusal: String?
         do {
-            let choice = try memory.choose(budget: budget, model: model, canStream: canStream)
-            (residency, spare, refusal) = (choice.streamed ? "streamed" : "resident", choice.spareBytes, nil)
+            choice = try memory.choose(budget: budget, model: model, canStream: canStream)
+            (residency, refusal) = (choice.streamed ? "streamed" : "resident", nil)
         } catch let error as MemoryBudgetError {
-            (residency, spare, refusal) = ("refused", 0, error.description)
+            // Refused: the peak of the leanest way, and its work.
+            let spill = memory.spillableBytes > 0
+            choice = RunMemory.Choice(streamed: canStream, spill: spill, peakBytes: memory.peak(streamed: canStream, spill: spill), spareBytes: 0)
+            (residency, refusal) = ("refused", error.description)
         }
-        let peak = residency == "resident" ? memory.residentPeak : canStream ? memory.streamedPeak : memory.residentPeak
+        let peak = choice.peakBytes
         let files = try ModelLoader.checkpointFiles(model)
         // A bare config: its weights as bf16 safetensors.
         let bytes = files?.bytes ?? 2 * (memory.footprint.decoderParameters + memory.footprint.embeddingParameters + memory.footprint.headParameters)
         FileHandle.standardError.write(Data("plan: measuring this machine's rates (a few seconds)\n".utf8))
         let rates = try MachineRates.measure(checkpoint: files?.path, scratchFolder: scratchFolder)
-        let parts = work(residency == "streamed", spare, bytes).seconds(at: rates)
-        let outcome = PlanOutcome(command: command, model: model, residency: residency, peakMemoryBytes: peak, budgetBytes: budget.bytes,
+        let parts = work(choice, bytes).seconds(at: rates)
+        let outcome = PlanOutcome(command: command, model: model, residency: residency, spillsCalibration: choice.spill, peakMemoryBytes: peak, budgetBytes: budget.bytes,
                                   seconds: parts.values.reduce(0, +), secondsByPart: parts, checkpointBytes: bytes,
                                   checkpointMeasured: files != nil, rates: rates, refusal: refusal)
         outcome.print()
@@ -121,7 +127,7 @@ struct PlanOutcome: Encodable {
 
     private func print() {
         let f = MemoryBudget.format
-        Swift.print("\(command) \(model): \(residency), peak \(f(peakMemoryBytes)) of a \(f(budgetBytes)) budget, about "
+        Swift.print("\(command) \(model): \(residency)\(spillsCalibration ? ", spilling calibration activations" : ""), peak \(f(peakMemoryBytes)) of a \(f(budgetBytes)) budget, about "
                     + String(format: "%.0f s", seconds) + " on \(rates.threads) threads")
         for (part, value) in secondsByPart.sorted(by: { $0.value > $1.value }) where value >= 0.05 {
             Swift.print(String(format: "  %-17@ %9.1f s", part as NSString, value))

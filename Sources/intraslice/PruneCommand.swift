@@ -51,11 +51,11 @@ struct Prune: ParsableCommand {
         let destination = try OutputFolder(output, overwrite: overwrite)
         let threads = threadOptions.apply()
         let job = try makeJob()
-        let (loaded, _) = try memoryOptions.load(model, canStream: canStream) { Self.memory($0, job: job, threads: threads) }
+        let (loaded, choice) = try memoryOptions.load(model, canStream: canStream) { Self.memory($0, job: job, threads: threads) }
         let hash = try loaded.checkpointSHA256()
         FileHandle.standardError.write(Data("\(loaded.name): loaded in \(String(format: "%.1f", loaded.loadSeconds)) s; \(method) at \(ratioKind) ratio \(ratio); \(threads) threads\n".utf8))
         let start = Date()
-        let outcome = try job.run(consume loaded, sourceSHA256: hash, output: destination) { line in
+        let outcome = try job.run(consume loaded, sourceSHA256: hash, output: destination, spill: choice.spill) { line in
             FileHandle.standardError.write(Data("[\(String(format: "%6.1f", Date().timeIntervalSince(start))) s] \(line)\n".utf8))
         }
         if outputOptions.json {
@@ -101,8 +101,8 @@ extension Prune {
     /// made, and a streamed prune releases the embedding and head between the calibration
     /// embeddings and the write.
     static func memory(_ config: ModelConfig, job: PruningJob, threads: Int) -> RunMemory {
-        RunMemory(footprint: ModelFootprint(config: config), workingBytes: job.workingBytes(config, threads: threads), residentLayerCopies: 2,
-                  streamedKeepsVocabulary: false)
+        RunMemory(footprint: ModelFootprint(config: config), workingBytes: job.workingBytes(config, threads: threads),
+                  spillableBytes: job.spillableBytes(config), residentLayerCopies: 2, streamedKeepsVocabulary: false)
     }
 }
 

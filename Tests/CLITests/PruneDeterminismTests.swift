@@ -20,8 +20,8 @@ final class PruneDeterminismTests: XCTestCase {
     /// The state is saved after every layer (0), or never (nil), or looked for but not saved
     /// again (1000 s): saving does not change the numbers, and writing the model after
     /// every layer of every run would make the test slow.
-    func arguments(_ output: URL, checkpointInterval: Int?, threads: Int = 2) -> [String] {
-        ["prune", "--method", "intraslice", "--ratio", "0.3", "--cal-samples", "4", "--cal-seqlen", "128", "--threads", "\(threads)",
+    func arguments(_ output: URL, checkpointInterval: Int?, threads: Int = 2, samples: Int = 4, seqlen: Int = 128) -> [String] {
+        ["prune", "--method", "intraslice", "--ratio", "0.3", "--cal-samples", "\(samples)", "--cal-seqlen", "\(seqlen)", "--threads", "\(threads)",
          "--output", output.path, "--json"] + (checkpointInterval.map { ["--checkpoint-interval", "\($0)"] } ?? ["--no-checkpoints"])
     }
 
@@ -90,6 +90,44 @@ final class PruneDeterminismTests: XCTestCase {
         var record = try pruningRecord(streamed) as! [String: Any]
         XCTAssertEqual(record.removeValue(forKey: "residency") as? String, "streamed")
         var residentRecord = try pruningRecord(resident) as! [String: Any]
+        residentRecord.removeValue(forKey: "residency")
+        XCTAssertEqual(residentRecord as NSDictionary, record as NSDictionary)
+    }
+
+    /// A prune whose calibration activations do not fit its budget keeps them in unnamed
+    /// files (streamed as well); killed part-way, it resumes, and it writes what a resident
+    /// run writes. 32 × 256 calibration tokens make the stream large enough (107 MB) that
+    /// 180 MiB lies between the spilling plan (0.14 GiB) and the streamed one (0.21 GiB).
+    func testASpillingRunKilledWithSIGKILLResumesToTheResidentRunsBytes() throws {
+        let folder = try makeTemporaryFolder("prune-spill-resume")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let resident = folder.appendingPathComponent("resident"), spilled = folder.appendingPathComponent("spilled")
+        let run = try runProgram(executable, arguments(resident, checkpointInterval: nil, samples: 32, seqlen: 256))
+        XCTAssertEqual(run.status, 0, run.stderr)
+
+        let budget = ["--memory-budget", "180MiB"]
+        let manifest = folder.appendingPathComponent(".spilled.resume/state.json")
+        let killed = try runKilled(executable, arguments(spilled, checkpointInterval: 0, samples: 32, seqlen: 256) + budget) {
+            guard let data = try? Data(contentsOf: manifest),
+                  let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+            return json["nextLayer"] as? Int ?? 0 >= 3
+        }
+        XCTAssertTrue(killed, "the prune finished before it could be killed")
+        let rerun = try runProgram(executable, arguments(spilled, checkpointInterval: 1000, samples: 32, seqlen: 256) + budget)
+        XCTAssertEqual(rerun.status, 0, rerun.stderr)
+        XCTAssertTrue(rerun.stderr.contains("spilling calibration activations"), rerun.stderr)
+        XCTAssertTrue(rerun.stderr.contains("resumed after layer"), rerun.stderr)
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+        XCTAssertTrue(names.allSatisfy { !$0.hasPrefix(".intraslice-spill-") }, "spill files have no names: \(names)")
+        for file in ["model.safetensors", "config.json"] {
+            XCTAssertEqual(try Data(contentsOf: resident.appendingPathComponent(file)), try Data(contentsOf: spilled.appendingPathComponent(file)), file)
+        }
+        XCTAssertEqual(try statistics(resident), try statistics(spilled))
+        var record = try pruningRecord(spilled) as! [String: Any]
+        XCTAssertEqual(record.removeValue(forKey: "calibration_spilled") as? Bool, true)
+        XCTAssertEqual(record.removeValue(forKey: "residency") as? String, "streamed")
+        var residentRecord = try pruningRecord(resident) as! [String: Any]
+        XCTAssertNil(residentRecord["calibration_spilled"])
         residentRecord.removeValue(forKey: "residency")
         XCTAssertEqual(residentRecord as NSDictionary, record as NSDictionary)
     }

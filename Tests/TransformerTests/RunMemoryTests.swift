@@ -44,4 +44,26 @@ final class RunMemoryTests: XCTestCase {
         }
         XCTAssertThrowsError(try memory.choose(budget: MemoryBudget(bytes: memory.residentPeak - 1), model: "m", canStream: false))
     }
+
+    /// With spillable working memory, a run that fits neither resident nor streamed spills
+    /// (streamed, or resident when it cannot stream), its peak lower by exactly the
+    /// spillable bytes; below that it is refused with the spilling estimate too.
+    func testChooseSpillsBeforeItRefuses() throws {
+        let memory = RunMemory(footprint: ModelFootprint(config: try llama2()), workingBytes: 3 << 30, spillableBytes: 2 << 30,
+                               residentLayerCopies: 2, streamedKeepsVocabulary: false, processBytes: 0)
+        let streamed = try memory.choose(budget: MemoryBudget(bytes: memory.streamedPeak), model: "m")
+        XCTAssertTrue(streamed.streamed)
+        XCTAssertFalse(streamed.spill)
+        let spilled = try memory.choose(budget: MemoryBudget(bytes: memory.streamedPeak - 1), model: "m")
+        XCTAssertTrue(spilled.streamed)
+        XCTAssertTrue(spilled.spill)
+        XCTAssertEqual(spilled.peakBytes, memory.streamedPeak - (2 << 30))
+        XCTAssertEqual(spilled.spareBytes, memory.streamedPeak - 1 - spilled.peakBytes)
+        let resident = try memory.choose(budget: MemoryBudget(bytes: memory.residentPeak - 1), model: "m", canStream: false)
+        XCTAssertEqual([resident.streamed, resident.spill], [false, true])
+        XCTAssertEqual(resident.peakBytes, memory.residentPeak - (2 << 30))
+        XCTAssertThrowsError(try memory.choose(budget: MemoryBudget(bytes: spilled.peakBytes - 1), model: "m")) {
+            XCTAssertTrue(String(describing: $0).contains("spilling calibration activations"), "\($0)")
+        }
+    }
 }

@@ -9,6 +9,9 @@ public struct RunMemory: Sendable {
     public let footprint: ModelFootprint
     /// Activations and scratch of the run (forward calls, scoring, calibration).
     public let workingBytes: Int
+    /// The part of `workingBytes` a run can keep in a temporary file instead (a prune's
+    /// calibration activations beyond the groups in use).
+    public let spillableBytes: Int
     /// What the process holds before the model is loaded (tokenizer, text, the program).
     public let processBytes: Int
     /// How many versions of the layers a resident run holds at once (a prune: the loaded
@@ -18,36 +21,63 @@ public struct RunMemory: Sendable {
     /// holds them only before its first layer and at the write (`LayerStreaming`).
     public let streamedKeepsVocabulary: Bool
 
-    public init(footprint: ModelFootprint, workingBytes: Int, residentLayerCopies: Int = 1, streamedKeepsVocabulary: Bool = true,
-                processBytes: Int = RunMemory.currentResidentBytes()) {
+    public init(footprint: ModelFootprint, workingBytes: Int, spillableBytes: Int = 0, residentLayerCopies: Int = 1,
+                streamedKeepsVocabulary: Bool = true, processBytes: Int = RunMemory.currentResidentBytes()) {
+        precondition(spillableBytes >= 0 && spillableBytes <= workingBytes)
         self.footprint = footprint
         self.workingBytes = workingBytes
+        self.spillableBytes = spillableBytes
         self.residentLayerCopies = residentLayerCopies
         self.streamedKeepsVocabulary = streamedKeepsVocabulary
         self.processBytes = processBytes
     }
 
-    public var residentPeak: Int {
-        processBytes + footprint.residentBytes + (residentLayerCopies - 1) * 4 * footprint.decoderParameters + workingBytes
+    /// How a run is held: its layers resident or streamed, its spillable working memory in
+    /// memory or in a temporary file; the peak that gives, and what the budget leaves over.
+    public struct Choice: Sendable {
+        public let streamed: Bool
+        public let spill: Bool
+        public let peakBytes: Int
+        public let spareBytes: Int
+
+        public init(streamed: Bool, spill: Bool, peakBytes: Int, spareBytes: Int) {
+            (self.streamed, self.spill, self.peakBytes, self.spareBytes) = (streamed, spill, peakBytes, spareBytes)
+        }
+
+        /// "resident" or "streamed", with ", spilling calibration activations" when it spills.
+        public var description: String { (streamed ? "streamed" : "resident") + (spill ? ", spilling calibration activations" : "") }
     }
-    /// One layer at a time; a run that releases the vocabulary matrices peaks either while it
-    /// holds them or while it works on a layer (the layer's assembly, or its copies with the
-    /// run's working memory).
-    public var streamedPeak: Int {
-        if streamedKeepsVocabulary { return processBytes + footprint.streamedBytes + workingBytes }
+
+    public var residentPeak: Int { peak(streamed: false, spill: false) }
+    public var streamedPeak: Int { peak(streamed: true, spill: false) }
+
+    /// The peak of the run held so. Streamed, one layer at a time; a run that releases the
+    /// vocabulary matrices peaks either while it holds them or while it works on a layer
+    /// (the layer's assembly, or its copies with the run's working memory).
+    public func peak(streamed: Bool, spill: Bool) -> Int {
+        let working = workingBytes - (spill ? spillableBytes : 0)
+        guard streamed else { return processBytes + footprint.residentBytes + (residentLayerCopies - 1) * 4 * footprint.decoderParameters + working }
+        if streamedKeepsVocabulary { return processBytes + footprint.streamedBytes + working }
         let layer = footprint.largestLayerBytes
-        let layerWork = max(footprint.streamedBytes - footprint.outsideLayersBytes, residentLayerCopies * layer + workingBytes)
+        let layerWork = max(footprint.streamedBytes - footprint.outsideLayersBytes, residentLayerCopies * layer + working)
         return processBytes + max(footprint.outsideLayersBytes, layerWork)
     }
 
-    /// Whether to stream, and the bytes of the budget left over (for a streamed run's
-    /// layer-major activations). Throws when the run fits neither way.
-    public func choose(budget: MemoryBudget, model: String, canStream: Bool = true) throws -> (streamed: Bool, spareBytes: Int) {
-        if residentPeak <= budget.bytes { return (false, budget.bytes - residentPeak) }
-        if canStream && streamedPeak <= budget.bytes { return (true, budget.bytes - streamedPeak) }
+    /// The first way to hold the run that fits the budget: resident, then streamed, then
+    /// spilling as well (resident when the command cannot stream). Throws when none fits.
+    public func choose(budget: MemoryBudget, model: String, canStream: Bool = true) throws -> Choice {
+        var ways = [(streamed: false, spill: false)]
+        if canStream { ways.append((true, false)) }
+        if spillableBytes > 0 { ways.append((canStream, true)) }
+        for way in ways {
+            let peak = peak(streamed: way.streamed, spill: way.spill)
+            if peak <= budget.bytes { return Choice(streamed: way.streamed, spill: way.spill, peakBytes: peak, spareBytes: budget.bytes - peak) }
+        }
         let f = MemoryBudget.format
+        let lowest = ways.last.map { peak(streamed: $0.streamed, spill: $0.spill) } ?? residentPeak
         throw MemoryBudgetError(description: "\(model): needs \(f(residentPeak)) resident"
             + (canStream ? " and \(f(streamedPeak)) streamed" : " (this command cannot stream)")
+            + (spillableBytes > 0 ? ", \(f(lowest)) spilling calibration activations to disk" : "")
             + " (weights \(f(footprint.residentBytes)), largest layer \(f(footprint.largestLayerBytes)), embedding and head "
             + "\(f(footprint.outsideLayersBytes)), activations \(f(workingBytes)), process \(f(processBytes))); "
             + "the memory budget is \(f(budget.bytes)) (--memory-budget)")
