@@ -4,12 +4,13 @@
 # same number of tokens (128 prefills of 1 × 2048, every logit), with the plan made before
 # the prune (issue 14). Nothing else may run meanwhile. Usage: Scripts/prune-vs-forward.sh WORKDIR
 # Writes Results/pruning-bench/intraslice-p0.25/{pruning.json,statistics.h5} and
-# Results/pruning-bench/{intraslice-plan.json,intraslice-prune.json,intraslice-prune.log,prefill.json}.
+# Results/pruning-bench/{intraslice-plan.json,intraslice-prune.json,intraslice-prune.log,prefill.json}
+# (OUT=DIR writes them there instead, e.g. for another machine).
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=${1:?usage: Scripts/prune-vs-forward.sh WORKDIR}
 BIN=$REPO/.build/release/intraslice
-OUT=$REPO/Results/pruning-bench
+OUT=${OUT:-$REPO/Results/pruning-bench}
 export OPENBLAS_NUM_THREADS=2
 mkdir -p "$WORK" "$OUT/intraslice-p0.25"
 args=(--model smollm2-135m --method intraslice --ratio 0.25 --ratio-kind params --calibration wiki --cal-samples 128
