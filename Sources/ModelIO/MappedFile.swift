@@ -39,4 +39,14 @@ public final class MappedFile: @unchecked Sendable {
     public func releasePages() {
         madvise(UnsafeMutableRawPointer(mutating: base), count, Int32(MADV_DONTNEED))
     }
+
+    /// Drops the pages of bytes `offset..<offset + length` (and of the rest of the first
+    /// page they touch) the same way, so that a tensor being converted never has its whole
+    /// source resident beside its converted copy.
+    public func releasePages(offset: Int, length: Int) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = offset / page * page, end = min(count, offset + length)
+        guard end > start else { return }
+        madvise(UnsafeMutableRawPointer(mutating: base + start), end - start, Int32(MADV_DONTNEED))
+    }
 }

@@ -60,6 +60,39 @@ final class SafetensorsTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: (path as NSString).deletingLastPathComponent), ["out.safetensors"])
     }
 
+    /// Reading a tensor larger than one conversion chunk (4 Mi elements) gives its exact
+    /// values and leaves almost none of its mapped source resident: a 151936-row Float32
+    /// embedding is never held twice, mapped and converted.
+    func testAConvertedTensorLeavesItsSourcePagesUnmapped() throws {
+        let count = 5 << 20 + 3
+        let values = (0..<count).map { Float(bitPattern: UInt32(truncatingIfNeeded: $0 &* 2_654_435_761)) }
+        var writer = SafetensorsWriter()
+        try writer.add("big", shape: [count], values: values)
+        let folder = try makeTemporaryFolder("safetensors-pages")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = folder.appendingPathComponent("big.safetensors").path
+        try writer.write(to: path)
+
+        let file = try SafetensorsFile(path: path)
+        XCTAssertEqual(try file.floats("big").map(\.bitPattern), values.map(\.bitPattern))
+        let resident = try XCTUnwrap(Self.residentKilobytes(ofMappingOf: path), "no mapping of \(path) in /proc/self/smaps")
+        XCTAssertLessThan(resident, 64, "the 20 MiB source stays resident: \(resident) KiB")
+    }
+
+    /// The resident KiB of this process's mappings of `path` (/proc/self/smaps).
+    static func residentKilobytes(ofMappingOf path: String) throws -> Int? {
+        let smaps = try XCTUnwrap(FileHandle(forReadingAtPath: "/proc/self/smaps")).readToEnd() ?? Data()
+        let lines = String(decoding: smaps, as: UTF8.self).split(separator: "\n")
+        var inside = false, total: Int?
+        for line in lines {
+            if let first = line.first, first.isHexDigit, line.contains("-") { inside = line.hasSuffix(path) }
+            else if inside, line.hasPrefix("Rss:") {
+                total = (total ?? 0) + (Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0)
+            }
+        }
+        return total
+    }
+
     func testBF16RoundsToNearestEven() throws {
         var writer = SafetensorsWriter()
         // 1 + 2^-8 lies halfway between two bf16 values: ties go to the even one (1).

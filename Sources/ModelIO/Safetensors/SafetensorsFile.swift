@@ -151,7 +151,14 @@ public final class SafetensorsFile: @unchecked Sendable {
         guard destination.count == tensor.elementCount, tensor.offset + tensor.byteCount <= file.count else {
             throw ModelFileError(path: path, message: "tensor \(ModelFileError.printable(tensor.name)): destination holds \(destination.count) floats, the tensor \(tensor.elementCount)")
         }
-        guard let out = destination.baseAddress else { return }  // empty tensor
-        HalfFloats.convert(tensor.dtype, from: file.base + tensor.offset, count: tensor.elementCount, into: out)
+        guard tensor.elementCount > 0, let out = destination.baseAddress else { return }  // empty tensor
+        // In chunks whose source pages are dropped once converted: a 151936-row Float32
+        // embedding would otherwise be resident twice (mapped and converted) at its peak.
+        let chunk = 1 << 22, width = tensor.dtype.byteSize
+        for start in stride(from: 0, to: tensor.elementCount, by: chunk) {
+            let count = min(chunk, tensor.elementCount - start)
+            HalfFloats.convert(tensor.dtype, from: file.base + tensor.offset + start * width, count: count, into: out + start)
+            file.releasePages(offset: tensor.offset + start * width, length: count * width)
+        }
     }
 }
