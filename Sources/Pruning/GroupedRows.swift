@@ -80,9 +80,6 @@ public struct GroupedRows {
     public func map(spill: SpillArea?, _ transform: (Matrix<Float>) throws -> Matrix<Float>) throws -> GroupedRows {
         try GroupedRows(count: count, spill: spill) { try transform(group($0)) }
     }
-
-    /// Every group in memory (a saved state's stream, a test's comparison).
-    public func allGroups() throws -> [Matrix<Float>] { try indices.map(group) }
 }
 
 /// An unnamed temporary file that grows by appends and is read at offsets.
@@ -106,6 +103,7 @@ private final class SpillFile {
             var done = 0
             while done < raw.count {
                 let n = pwrite(descriptor, raw.baseAddress! + done, raw.count - done, off_t(size + done))
+                if n < 0 && errno == EINTR { continue }
                 guard n > 0 else {
                     throw PruningError("cannot spill calibration activations (\(size + done) bytes written): \(String(cString: strerror(errno)))")
                 }
@@ -121,6 +119,7 @@ private final class SpillFile {
             var done = 0
             while done < raw.count {
                 let n = pread(descriptor, raw.baseAddress! + done, raw.count - done, off_t(offset + done))
+                if n < 0 && errno == EINTR { continue }
                 guard n > 0 else {
                     throw PruningError("cannot read back spilled calibration activations: \(n == 0 ? "the file is shorter than written" : String(cString: strerror(errno)))")
                 }

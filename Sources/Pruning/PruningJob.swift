@@ -70,7 +70,7 @@ public struct PruningJob {
         }
         let resumedFrom = checkpoints?.savedNextLayer
         let spillArea = spill && calibrationSet != nil
-            ? SpillArea(folder: URL(fileURLWithPath: output.path).standardizedFileURL.deletingLastPathComponent()) : nil
+            ? SpillArea(folder: Self.destination(of: output).deletingLastPathComponent()) : nil
         if let spillArea { progress("calibration activations are kept in unnamed temporary files in \(spillArea.folder.path)") }
         let outcome = try output.assemble { path -> Outcome in
             let writer = try HFCheckpointWriter(folder: path, family: model.architecture, metadata: ["intraslice_method": method.name])
@@ -165,9 +165,12 @@ public struct PruningJob {
 
     /// Where a run to `output` keeps its saved state: `.<name>.resume` beside it.
     static func checkpointFolder(of output: OutputFolder) -> URL {
-        let destination = URL(fileURLWithPath: output.path).standardizedFileURL
+        let destination = destination(of: output)
         return destination.deletingLastPathComponent().appendingPathComponent(".\(destination.lastPathComponent).resume")
     }
+
+    /// The output folder's own path (its parent holds the saved states and spill files).
+    private static func destination(of output: OutputFolder) -> URL { URL(fileURLWithPath: output.path).standardizedFileURL }
 
     /// Everything that decides the numbers of this run, and how its model is held (a
     /// streamed run's saved state has its finished layers apart, a resident one's holds the

@@ -107,8 +107,7 @@ struct PlanOutcome: Encodable {
             (residency, refusal) = (choice.streamed ? "streamed" : "resident", nil)
         } catch let error as MemoryBudgetError {
             // Refused: the peak of the leanest way, and its work.
-            let spill = memory.spillableBytes > 0
-            choice = RunMemory.Choice(streamed: canStream, spill: spill, peakBytes: memory.peak(streamed: canStream, spill: spill), spareBytes: 0)
+            choice = memory.leanest(canStream: canStream)
             (residency, refusal) = ("refused", error.description)
         }
         let peak = choice.peakBytes

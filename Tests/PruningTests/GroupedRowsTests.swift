@@ -39,7 +39,7 @@ final class GroupedRowsTests: XCTestCase {
         let original = groups()
         let rows = try GroupedRows(count: original.count, spill: nil) { original[$0] }
         XCTAssertFalse(rows.isSpilled)
-        XCTAssertEqual(try rows.allGroups().map { $0.elements.map(\.bitPattern) }, original.map { $0.elements.map(\.bitPattern) })
+        XCTAssertEqual(try rows.indices.map { try rows.group($0).elements.map(\.bitPattern) }, original.map { $0.elements.map(\.bitPattern) })
     }
 
     func testASpillFolderThatCannotHoldAFileIsAnErrorNamingIt() throws {

@@ -40,10 +40,6 @@ public struct RunMemory: Sendable {
         public let peakBytes: Int
         public let spareBytes: Int
 
-        public init(streamed: Bool, spill: Bool, peakBytes: Int, spareBytes: Int) {
-            (self.streamed, self.spill, self.peakBytes, self.spareBytes) = (streamed, spill, peakBytes, spareBytes)
-        }
-
         /// "resident" or "streamed", with ", spilling calibration activations" when it spills.
         public var description: String { (streamed ? "streamed" : "resident") + (spill ? ", spilling calibration activations" : "") }
     }
@@ -74,13 +70,20 @@ public struct RunMemory: Sendable {
             if peak <= budget.bytes { return Choice(streamed: way.streamed, spill: way.spill, peakBytes: peak, spareBytes: budget.bytes - peak) }
         }
         let f = MemoryBudget.format
-        let lowest = ways.last.map { peak(streamed: $0.streamed, spill: $0.spill) } ?? residentPeak
+        let lowest = leanest(canStream: canStream).peakBytes
         throw MemoryBudgetError(description: "\(model): needs \(f(residentPeak)) resident"
             + (canStream ? " and \(f(streamedPeak)) streamed" : " (this command cannot stream)")
             + (spillableBytes > 0 ? ", \(f(lowest)) spilling calibration activations to disk" : "")
             + " (weights \(f(footprint.residentBytes)), largest layer \(f(footprint.largestLayerBytes)), embedding and head "
             + "\(f(footprint.outsideLayersBytes)), activations \(f(workingBytes)), process \(f(processBytes))); "
             + "the memory budget is \(f(budget.bytes)) (--memory-budget)")
+    }
+
+    /// The way with the lowest peak (streamed if the command can stream, spilling if it
+    /// can spill), with nothing spare: what a refused run would have needed at least.
+    public func leanest(canStream: Bool) -> Choice {
+        let spill = spillableBytes > 0
+        return Choice(streamed: canStream, spill: spill, peakBytes: peak(streamed: canStream, spill: spill), spareBytes: 0)
     }
 
     /// Activations and scratch of one forward call over `rows` rows with up to `keys` keys,
