@@ -1,5 +1,6 @@
 /// A + λI with λ = fraction · mean(diag A): the damping the methods apply before any
 /// eigendecomposition, inverse or Cholesky (fraction 0.01 in SliceGPT and IntraSlice).
+@inlinable
 public func damped<S: BLASScalar>(_ a: Matrix<S>, fraction: S) -> Matrix<S> {
     precondition(a.rows == a.cols, "damping needs a square matrix")
     guard a.rows > 0, fraction != 0 else { return a }
@@ -18,6 +19,7 @@ public struct CholeskyFactor<S: BLASScalar>: Sendable {
     /// Factors `a` (only its lower triangle is read) after damping by
     /// `dampingFraction · mean(diag a)`. Throws `notPositiveDefinite` if it still is not.
     /// A matrix the caller hands over (`consume`) is factored in place, without a copy.
+    @inlinable
     public init(_ a: consuming Matrix<S>, dampingFraction: S = 0) throws {
         precondition(a.rows == a.cols, "Cholesky needs a square matrix, got \(a.rows)×\(a.cols)")
         let n = a.rows
@@ -27,7 +29,7 @@ public struct CholeskyFactor<S: BLASScalar>: Sendable {
             let info = l.elements.withUnsafeMutableBufferPointer { S.potrf(n: n, a: $0.baseAddress!) }
             if info < 0 { throw LinAlgError.lapackArgument(routine: "potrf", info: Int(info)) }
             if info > 0 { throw LinAlgError.notPositiveDefinite(order: Int(info), size: n) }
-            for r in 0..<n { for c in (r + 1)..<n { l.elements[r * n + c] = 0 } }
+            l.elements.withUnsafeMutableBufferPointer { p in for r in 0..<n { for c in (r + 1)..<n { p[r * n + c] = 0 } } }
         }
         lower = l
     }
@@ -35,6 +37,7 @@ public struct CholeskyFactor<S: BLASScalar>: Sendable {
     public var size: Int { lower.rows }
 
     /// X with A·X = B.
+    @inlinable
     public func solve(_ b: Matrix<S>) -> Matrix<S> {
         precondition(b.rows == size, "right-hand side has \(b.rows) rows, matrix is \(size)×\(size)")
         var x = b
@@ -49,6 +52,7 @@ public struct CholeskyFactor<S: BLASScalar>: Sendable {
     }
 
     /// A⁻¹ (symmetric, both triangles filled).
+    @inlinable
     public func inverse() -> Matrix<S> {
         var inv = lower
         guard size > 0 else { return inv }

@@ -30,6 +30,7 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
         self.init(rows: nestedRows.count, cols: width, elements: nestedRows.flatMap { $0 })
     }
 
+    @inlinable
     public static func identity(_ n: Int) -> Matrix {
         var m = Matrix(rows: n, cols: n)
         for i in 0..<n { m.elements[i * n + i] = 1 }
@@ -57,6 +58,7 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
         return t
     }
 
+    @inlinable
     public var diagonal: [Scalar] { (0..<min(rows, cols)).map { self[$0, $0] } }
 
     /// The sub-matrix made of the given rows, in the given order.
@@ -71,6 +73,7 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
 
     /// The sub-matrix of the given rows and columns, in the given orders, gathered in one
     /// pass (selecting rows and then columns would first copy whole rows).
+    @inlinable
     public func submatrix(rows rowIndices: [Int], columns columnIndices: [Int]) -> Matrix {
         var out = Matrix(rows: rowIndices.count, cols: columnIndices.count)
         let n = columnIndices.count
@@ -100,19 +103,23 @@ public struct Matrix<Scalar: BLASScalar>: Equatable, Sendable {
     }
 
     /// Frobenius norm, accumulated in Double.
+    @inlinable
     public var frobeniusNorm: Double {
         elements.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
     }
 
+    @inlinable
     public var isFinite: Bool { elements.allSatisfy { $0.isFinite } }
 }
 
 extension Matrix {
+    @inlinable
     public static func - (lhs: Matrix, rhs: Matrix) -> Matrix {
         precondition(lhs.rows == rhs.rows && lhs.cols == rhs.cols, "shape mismatch in subtraction")
         return Matrix(rows: lhs.rows, cols: lhs.cols, elements: zip(lhs.elements, rhs.elements).map { $0 - $1 })
     }
 
+    @inlinable
     public static func + (lhs: Matrix, rhs: Matrix) -> Matrix {
         precondition(lhs.rows == rhs.rows && lhs.cols == rhs.cols, "shape mismatch in addition")
         return Matrix(rows: lhs.rows, cols: lhs.cols, elements: zip(lhs.elements, rhs.elements).map { $0 + $1 })

@@ -53,6 +53,7 @@ public func gram<S: BLASScalar>(_ a: Matrix<S>) -> Matrix<S> {
 
 extension Matrix {
     /// Copies the upper triangle onto the lower one (BLAS/LAPACK fill only one triangle).
+    @inlinable
     public mutating func mirrorUpperToLower() {
         precondition(rows == cols, "mirroring needs a square matrix")
         let n = rows
@@ -64,6 +65,7 @@ extension Matrix {
     }
 
     /// Copies the lower triangle onto the upper one.
+    @inlinable
     public mutating func mirrorLowerToUpper() {
         precondition(rows == cols, "mirroring needs a square matrix")
         let n = rows

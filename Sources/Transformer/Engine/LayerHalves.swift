@@ -73,7 +73,8 @@ extension DecoderLayer {
         precondition(batch > 0 && states.rows % batch == 0, "\(states.rows) rows do not split into \(batch) sequences")
         let length = states.rows / batch
         let workspace = Workspace(layers: [self], streamWidth: states.cols, rows: states.rows, keys: attends ? length : 1)
-        let rope = RoPETable(inverseFrequencies: attention.ropeInverseFrequencies, positions: attends ? Array(0..<length) : [])
+        let rope = attends ? RoPETable.fromPositionZero(inverseFrequencies: attention.ropeInverseFrequencies, length: length)
+                           : RoPETable(inverseFrequencies: attention.ropeInverseFrequencies, positions: [])
         let context = LayerContext(index: index, norm: norm, layout: .batched(batch: batch, length: length, firstPosition: 0, cache: nil),
                                    rope: rope, workspace: workspace, observer: observer)
         return (context, workspace.stream(holding: states))

@@ -10,14 +10,12 @@ extension TransformerModel {
                              progress: ((Int) -> Void)? = nil) throws -> [Matrix<Float>] {
         precondition(calls.allSatisfy { $0.count % sequenceLength == 0 && !$0.isEmpty }, "every call must hold whole sequences")
         var states = try calls.map { try embeddings($0) }
-        var tables: [[Float]: RoPETable] = [:]
         for index in 0..<source.layerCount {
             let layer = try source.layer(index)
             let frequencies = layer.attention.ropeInverseFrequencies
             let widest = states.map(\.rows).max() ?? 0
             let workspace = Workspace(layers: [layer], streamWidth: states[0].cols, rows: widest, keys: sequenceLength)
-            let rope = tables[frequencies] ?? RoPETable(inverseFrequencies: frequencies, positions: Array(0..<sequenceLength))
-            tables[frequencies] = rope
+            let rope = RoPETable.fromPositionZero(inverseFrequencies: frequencies, length: sequenceLength)
             for g in states.indices {
                 var stream = workspace.stream(holding: states[g])
                 let batch = states[g].rows / sequenceLength
