@@ -13,7 +13,7 @@ BIN=$REPO/.build/release/intraslice
 OUT=${OUT:-$REPO/Results/pruning-bench}
 export OPENBLAS_NUM_THREADS=2
 mkdir -p "$WORK" "$OUT/intraslice-p0.25"
-args=(--model smollm2-135m --method intraslice --ratio 0.25 --ratio-kind params --calibration wiki --cal-samples 128
+args=(--model smollm2-135m --method intraslice --ratio 0.25 --ratio-kind params --allocation uniform --calibration wiki --cal-samples 128
       --cal-seqlen 2048 --output "$WORK/intraslice-p0.25" --overwrite --no-checkpoints --threads 2)
 "$BIN" plan prune "${args[@]}" --json 2>/dev/null | tail -n 1 > "$OUT/intraslice-plan.json"
 /usr/bin/time -v "$BIN" prune "${args[@]}" --json > "$OUT/intraslice-prune.json.tmp" 2> "$OUT/intraslice-prune.log"
