@@ -59,6 +59,39 @@ public enum LatencyBenchmark {
         }
     }
 
+    /// The reverse-mode pass (`maskGradients`) against one forward pass (prefill, every
+    /// logit) on the same `seqlen` random tokens, timed in alternation after `warmup`
+    /// rounds of each, so that a machine's speed drifting between them does not enter the
+    /// ratio; `ratios` are gradient / forward per round.
+    public static func gradientPass(_ model: TransformerModel, seqlen: Int, warmup: Int, repeats: Int,
+                                    seed: UInt64 = 0) throws -> (forward: TimingSummary, gradients: TimingSummary, ratios: [Double]) {
+        try model.checkContext(seqlen, "the sequence length")
+        let tokens = randomTokens(seqlen, vocabulary: model.vocabularySize, seed: seed)
+        func forward() throws {
+            let hidden = try model.hiddenStates(tokens: tokens)
+            var row = 0
+            while row < hidden.rows {
+                _ = model.logits(hidden, rows: row..<min(hidden.rows, row + 256))
+                row += 256
+            }
+        }
+        var forwardSeconds: [Double] = [], gradientSeconds: [Double] = []
+        for round in 0..<(warmup + repeats) {
+            var start = monotonicSeconds()
+            try forward()
+            let f = monotonicSeconds() - start
+            start = monotonicSeconds()
+            _ = try model.maskGradients(tokens: tokens)
+            let g = monotonicSeconds() - start
+            if round >= warmup {
+                forwardSeconds.append(f)
+                gradientSeconds.append(g)
+            }
+        }
+        return (TimingSummary(samples: forwardSeconds), TimingSummary(samples: gradientSeconds),
+                zip(gradientSeconds, forwardSeconds).map { $0 / $1 })
+    }
+
     /// Seconds per decoded token step (one token for each of `batch` sequences, with their
     /// logits) after each of `contexts` tokens are in the KV cache. One prefill fills the
     /// cache to the longest context; every timed step rewinds it to the context measured,

@@ -92,8 +92,11 @@ struct RoPETable {
     /// frequencies `segments[h]·headHalf ..< (segments[h] + 1)·headHalf` (all heads the first
     /// `headHalf` when `segments` is nil): pruned heads of different KV groups keep
     /// different rotary pairs.
+    /// `inverse` rotates by the negative angles (the transpose), which is how a gradient
+    /// with respect to the rotated values goes back to the unrotated ones.
     func apply(_ x: UnsafeMutablePointer<Float>, rows count: Int, stride: Int, heads: Int, headHalf: Int,
-               segments: [Int]? = nil, firstRow: Int = 0) {
+               segments: [Int]? = nil, firstRow: Int = 0, inverse: Bool = false) {
+        let sign: Float = inverse ? -1 : 1
         let half = self.half
         cosines.withUnsafeBufferPointer { c in
             sines.withUnsafeBufferPointer { s in
@@ -105,8 +108,9 @@ struct RoPETable {
                         let ch = cr + offset, sh = sr + offset
                         for i in 0..<headHalf {
                             let a = head[i], b = head[i + headHalf]
-                            head[i] = a * ch[i] - b * sh[i]
-                            head[i + headHalf] = b * ch[i] + a * sh[i]
+                            let sine = sign * sh[i]
+                            head[i] = a * ch[i] - b * sine
+                            head[i + headHalf] = b * ch[i] + a * sine
                         }
                     }
                 }

@@ -54,6 +54,45 @@ struct BenchPrefill: ParsableCommand {
     }
 }
 
+struct BenchGradients: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gradients",
+        abstract: "The reverse-mode pass of the global allocation (mask gradients of one sequence) against one dense forward pass on the same tokens, timed in alternation."
+    )
+
+    @Option(help: "Model: registry name or GGUF path.") var model = "smollm2-135m"
+    @Option(help: "Tokens of the sequence.") var seqlen = 2048
+    @Option(help: "Timed rounds (one forward and one gradient pass each).") var repeats = 3
+    @Option(help: "Untimed warm-up rounds.") var warmup = 1
+    @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var outputOptions: OutputOptions
+
+    func validate() throws {
+        guard seqlen >= 2, repeats >= 1, warmup >= 0 else { throw ValidationError("--seqlen must be at least 2, --repeats at least 1, --warmup at least 0") }
+    }
+
+    func run() throws {
+        let threads = threadOptions.apply()
+        let loaded = try ModelLoader.load(model)
+        let cpuBefore = processCPUSeconds()
+        let timing = try LatencyBenchmark.gradientPass(loaded.model, seqlen: seqlen, warmup: warmup, repeats: repeats)
+        let cpuAfter = processCPUSeconds()
+        let user = cpuAfter.user - cpuBefore.user, system = cpuAfter.system - cpuBefore.system
+        let ratio = TimingSummary(samples: timing.ratios).median
+        print(String(format: "%@ 1×%d, %d threads: gradient pass %.3f s, forward %.3f s (medians); gradient / forward %.2f (per round: %@)",
+                     loaded.name, seqlen, threads, timing.gradients.median, timing.forward.median, ratio,
+                     timing.ratios.map { String(format: "%.2f", $0) }.joined(separator: ", ")))
+        if outputOptions.json {
+            JSONOutput.emit([
+                "command": "bench gradients", "model": loaded.name, "seqlen": seqlen, "threads": threads, "repeats": repeats, "warmup": warmup,
+                "gradient_seconds_median": timing.gradients.median, "forward_seconds_median": timing.forward.median,
+                "ratio_median": ratio, "ratios": timing.ratios, "cpu_user_seconds": user, "cpu_system_seconds": system,
+                "cpu": cpuModelName(), "blas_core": BLASThreads.coreName,
+            ] as [String: Any])
+        }
+    }
+}
+
 struct BenchDecode: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decode",

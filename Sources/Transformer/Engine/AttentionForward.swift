@@ -6,18 +6,8 @@ extension Attention {
     /// keys and values go to the KV cache when the layout has one.
     func headOutputs(rows n: Int, inputWidth d: Int, context: LayerContext) throws {
         let workspace = context.workspace
-        let qkv = workspace.qkv, width = fusedWidth
-        precondition(d == wqkv.cols, "layer \(context.index)'s attention reads \(wqkv.cols) values, got \(d)")
-        // Q, K and V of every token in one product, then biases, q/k norms and RoPE.
-        wqkv.elements.withUnsafeBufferPointer { w in
-            Float.gemm(transposeA: false, transposeB: true, m: n, n: width, k: d, alpha: 1, a: workspace.normed, lda: d,
-                       b: w.baseAddress!, ldb: d, beta: 0, c: qkv, ldc: width)
-        }
-        let runLength = n / context.layout.positionRuns.runs
-        let tiles = Workers.rowTiles(n)
-        Workers.run(tasks: tiles.count) { t, _ in prepareQueriesAndKeys(qkv, rows: tiles[t], runLength: runLength, rope: context.rope, eps: context.norm.eps) }
-        try context.observe(.queryKeyValue, qkv, rows: n, width: width)
-
+        let qkv = workspace.qkv
+        try queriesKeysValues(rows: n, inputWidth: d, context: context)
         switch context.layout {
         case .batched(let batch, let length, let firstPosition, let cache):
             if let cache { store(in: cache, layer: context.index, qkv: qkv, batch: batch, length: length, firstPosition: firstPosition) }
@@ -26,6 +16,23 @@ extension Attention {
             attendPackedDocuments(packed: packed, workspace: workspace)
         }
         try context.observe(.outputProjectionInput, workspace.heads, rows: n, width: outputInputWidth)
+    }
+
+    /// Q, K and V of `n` normalised rows in `context.workspace.normed`, in one product, then
+    /// biases, q/k norms and RoPE, into `context.workspace.qkv` (the reverse pass forms them
+    /// again this way).
+    func queriesKeysValues(rows n: Int, inputWidth d: Int, context: LayerContext) throws {
+        let workspace = context.workspace
+        let qkv = workspace.qkv, width = fusedWidth
+        precondition(d == wqkv.cols, "layer \(context.index)'s attention reads \(wqkv.cols) values, got \(d)")
+        wqkv.elements.withUnsafeBufferPointer { w in
+            Float.gemm(transposeA: false, transposeB: true, m: n, n: width, k: d, alpha: 1, a: workspace.normed, lda: d,
+                       b: w.baseAddress!, ldb: d, beta: 0, c: qkv, ldc: width)
+        }
+        let runLength = n / context.layout.positionRuns.runs
+        let tiles = Workers.rowTiles(n)
+        Workers.run(tasks: tiles.count) { t, _ in prepareQueriesAndKeys(qkv, rows: tiles[t], runLength: runLength, rope: context.rope, eps: context.norm.eps) }
+        try context.observe(.queryKeyValue, qkv, rows: n, width: width)
     }
 
     /// Biases, per-head q/k norms and RoPE on the QKV rows of `rows`; row r sits at position

@@ -14,24 +14,35 @@ func attend(q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int
     var r0 = 0
     while r0 < queries {
         let r1 = min(queries, r0 + attentionQueryBlock)
-        let keyEnd = min(keys, firstQuery + r1)
-        let keyStart = window.map { max(0, firstQuery + r0 - $0 + 1) } ?? 0
-        let width = keyEnd - keyStart
-        Float.serialGemm(transposeA: false, transposeB: true, m: r1 - r0, n: width, k: qkDim, alpha: scale,
-                   a: q + r0 * ldq, lda: ldq, b: k + keyStart * ldk, ldb: ldk, beta: 0, c: scratch, ldc: width)
-        for r in r0..<r1 {
-            let position = firstQuery + r
-            let low = window.map { max(keyStart, position - $0 + 1) } ?? keyStart
-            let high = min(position, keyEnd - 1)
-            let row = scratch + (r - r0) * width
-            for j in 0..<(low - keyStart) { row[j] = 0 }
-            softmaxInPlace(row + (low - keyStart), count: high - low + 1)
-            for j in (high - keyStart + 1)..<width { row[j] = 0 }
-        }
-        Float.serialGemm(transposeA: false, transposeB: false, m: r1 - r0, n: vDim, k: width, alpha: 1,
-                   a: scratch, lda: width, b: v + keyStart * ldv, ldb: ldv, beta: 0, c: out + r0 * ldo, ldc: ldo)
+        let seen = attentionWeights(q: q, ldq: ldq, k: k, ldk: ldk, rows: r0..<r1, firstQuery: firstQuery, keys: keys,
+                                    qkDim: qkDim, scale: scale, window: window, into: scratch)
+        Float.serialGemm(transposeA: false, transposeB: false, m: r1 - r0, n: vDim, k: seen.count, alpha: 1,
+                   a: scratch, lda: seen.count, b: v + seen.lowerBound * ldv, ldb: ldv, beta: 0, c: out + r0 * ldo, ldc: ldo)
         r0 = r1
     }
+}
+
+/// The attention weights P of query rows `rows` (a block of at most `attentionQueryBlock`)
+/// over the keys some row of the block can see, written to `p` as rows × keys-seen (zero
+/// where a row may not look); returns the key range seen. The forward pass multiplies P
+/// by V; the reverse pass recomputes it from Q and K instead of storing it.
+func attentionWeights(q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int, rows: Range<Int>, firstQuery: Int,
+                      keys: Int, qkDim: Int, scale: Float, window: Int?, into p: UnsafeMutablePointer<Float>) -> Range<Int> {
+    let keyEnd = min(keys, firstQuery + rows.upperBound)
+    let keyStart = window.map { max(0, firstQuery + rows.lowerBound - $0 + 1) } ?? 0
+    let width = keyEnd - keyStart
+    Float.serialGemm(transposeA: false, transposeB: true, m: rows.count, n: width, k: qkDim, alpha: scale,
+               a: q + rows.lowerBound * ldq, lda: ldq, b: k + keyStart * ldk, ldb: ldk, beta: 0, c: p, ldc: width)
+    for r in rows {
+        let position = firstQuery + r
+        let low = window.map { max(keyStart, position - $0 + 1) } ?? keyStart
+        let high = min(position, keyEnd - 1)
+        let row = p + (r - rows.lowerBound) * width
+        for j in 0..<(low - keyStart) { row[j] = 0 }
+        softmaxInPlace(row + (low - keyStart), count: high - low + 1)
+        for j in (high - keyStart + 1)..<width { row[j] = 0 }
+    }
+    return keyStart..<keyEnd
 }
 
 /// Attention of one head over one document of a `PackedSequences` call. Pointers, rows and

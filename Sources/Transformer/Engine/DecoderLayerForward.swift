@@ -48,7 +48,7 @@ extension DecoderLayer {
     }
 
     /// RMSNorm of the stream's rows into the workspace's `normed` buffer.
-    private func normalise(_ stream: ResidualStream, weight: [Float], context: LayerContext) {
+    func normalise(_ stream: ResidualStream, weight: [Float], context: LayerContext) {
         let d = stream.width, normed = context.workspace.normed
         let tiles = Workers.rowTiles(stream.rows)
         weight.withUnsafeBufferPointer { w in

@@ -68,7 +68,7 @@ extension DecoderLayer {
     /// half, the ends of either half) get no RoPE table and no score scratch: their rows are
     /// independent, and a table for thousands of calibration rows would be computed for
     /// nothing on every call.
-    private func prepare(_ states: Matrix<Float>, batch: Int, attends: Bool = true, index: Int, norm: StreamNorm,
+    func prepare(_ states: Matrix<Float>, batch: Int, attends: Bool = true, index: Int, norm: StreamNorm,
                          observer: ActivationObserver?) -> (LayerContext, ResidualStream) {
         precondition(batch > 0 && states.rows % batch == 0, "\(states.rows) rows do not split into \(batch) sequences")
         let length = states.rows / batch
