@@ -39,7 +39,7 @@ run qwen-ppl-resident eval ppl --model $QWEN --seqlen 2048 --windows 4
 run qwen-ppl-streamed eval ppl --model $QWEN --seqlen 2048 --windows 4 --memory-budget 3GiB
 for mode in resident streamed; do
   budget=() && [[ $mode == streamed ]] && budget=(--memory-budget 5GiB)
-  run qwen-prune-$mode prune --model $QWEN --method intraslice --ratio 0.25 --ratio-kind params --calibration wiki \
+  run qwen-prune-$mode prune --model $QWEN --method intraslice --ratio 0.25 --ratio-kind params --allocation uniform --calibration wiki \
     --cal-samples 8 --cal-seqlen 512 --output "$WORK/qwen-intraslice-25-$mode" --overwrite --no-checkpoints "${budget[@]}"
 done
 for file in "$WORK"/qwen-intraslice-25-resident/{*.safetensors,model.safetensors.index.json,config.json}; do
@@ -51,7 +51,7 @@ run qwen-pruned-ppl-streamed eval ppl --model "$WORK/qwen-intraslice-25-streamed
 # Synthetic Llama-2-7B (bf16, sharded): pruned and evaluated under a 6 GiB budget.
 LLAMA=$WORK/llama-2-7b-synth-$LAYERS
 [[ -d $LLAMA ]] || run llama-synth synth --shape llama-2-7b --dtype bf16 --seed 0 --layers "$LAYERS" --output "$LLAMA"
-run llama-prune prune --model "$LLAMA" --method intraslice --ratio 0.3 --ratio-kind params --calibration wiki \
+run llama-prune prune --model "$LLAMA" --method intraslice --ratio 0.3 --ratio-kind params --allocation uniform --calibration wiki \
   --cal-samples 8 --cal-seqlen 512 --output "$WORK/llama-intraslice-30-$LAYERS" --overwrite --memory-budget 6GiB
 run llama-ppl-dense eval ppl --model "$LLAMA" --seqlen 512 --windows 4 --memory-budget 6GiB
 run llama-ppl-pruned eval ppl --model "$WORK/llama-intraslice-30-$LAYERS" --seqlen 512 --windows 4 --memory-budget 6GiB

@@ -28,9 +28,9 @@ struct IntraSlice: PruningMethod {
         for index in start..<model.layers.count {
             try context.enter(index, &model)
             let original = model.layers[index]
-            let middle = try pruneAttention(index, &model, flow: flow, ratio: context.ratio, statistics: &statistics)
-            let outputs = try pruneMLP(index, &model, flow: flow, middle: middle, budget: LayerBudget(layer: original, ratio: context.ratio),
-                                       statistics: &statistics)
+            let budget = context.budget(for: original, index: index)
+            let middle = try pruneAttention(index, &model, flow: flow, ratio: budget.attentionRatio, statistics: &statistics)
+            let outputs = try pruneMLP(index, &model, flow: flow, middle: middle, budget: budget, statistics: &statistics)
             flow.advance(to: outputs)
             let a = model.layers[index].attention
             context.progress("layer \(index + 1)/\(model.layers.count): \(a.numHeads)/\(original.attention.numHeads) heads of "
@@ -41,7 +41,7 @@ struct IntraSlice: PruningMethod {
     }
 
     /// Steps 1 and 2; returns the stream after the pruned attention (the MLP's input).
-    private func pruneAttention(_ index: Int, _ model: inout TransformerModel, flow: CalibrationFlow, ratio: PruningRatio,
+    private func pruneAttention(_ index: Int, _ model: inout TransformerModel, flow: CalibrationFlow, ratio: Double,
                                 statistics: inout PruningStatistics) throws -> GroupedRows {
         let layer = model.layers[index], original = layer.attention
         let observer = IntraSliceAttention.Observer(layer: index, attention: original)
@@ -49,7 +49,7 @@ struct IntraSlice: PruningMethod {
         let width = original.outputInputWidth
         let fromGramSums = Self.errorFromGramSums(width: width, rows: flow.rowCount,
                                                   linear: layer.postAttentionNorm == nil && layer.attentionShortcut == nil)
-        let step = IntraSliceAttention(layer: index, keep: width - Int((ratio.value * Double(width)).rounded(.toNearestOrEven)),
+        let step = IntraSliceAttention(layer: index, keep: width - Int((ratio * Double(width)).rounded(.toNearestOrEven)),
                                        prunesQueryKeyPairs: ArchitectureAdapter(model).queryKeyPairObstacle == nil)
         let heads = try step.planHeads(original, covariance: observer.covariance.matrix)
         let pairs = step.planPairs(original, keptHeads: heads.keptHeads, headSize: heads.headSize, products: observer.queryKeyProducts)

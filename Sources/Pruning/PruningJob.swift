@@ -18,13 +18,26 @@ public struct PruningJob {
     public let sequencesPerGroup: Int
     /// Seconds between saved states of a running prune (nil: none are saved).
     public let checkpointInterval: Double?
+    /// How the ratio is spread over layers and modules.
+    public let allocation: AllocationSettings
 
+    /// `allocation` nil: the method's published default (`PruningMethods.defaultAllocation`).
     public init(method: String, ratio: PruningRatio, calibration: CalibrationSettings?, options: MethodOptions = MethodOptions(),
-                sequencesPerGroup: Int = 1, checkpointInterval: Double? = nil) throws {
+                sequencesPerGroup: Int = 1, checkpointInterval: Double? = nil, allocation: AllocationSettings? = nil) throws {
         self.method = try PruningMethods.make(method, options: options)
         methodOptions = options
         self.ratio = ratio
-        self.calibration = self.method.needsCalibration ? calibration ?? CalibrationSettings() : nil
+        self.allocation = allocation ?? AllocationSettings(allocation: PruningMethods.defaultAllocation(method, ratioKind: ratio.kind))
+        if self.allocation.allocation != .uniform {
+            guard PruningMethods.allocatable.contains(method) else {
+                throw PruningError("--allocation \(self.allocation.allocation.rawValue) applies to \(PruningMethods.allocatable.joined(separator: ", ")); "
+                                   + "\(method) prunes every layer alike")
+            }
+            guard ratio.kind == .params else {
+                throw PruningError("--allocation \(self.allocation.allocation.rawValue) spends a parameter budget: use --ratio-kind params")
+            }
+        }
+        self.calibration = self.method.needsCalibration || self.allocation.allocation != .uniform ? calibration ?? CalibrationSettings() : nil
         self.sequencesPerGroup = sequencesPerGroup
         self.checkpointInterval = checkpointInterval
     }
@@ -76,10 +89,16 @@ public struct PruningJob {
             let writer = try HFCheckpointWriter(folder: path, family: model.architecture, metadata: ["intraslice_method": method.name])
             let streaming = loaded.streamedLayers.map { LayerStreaming(source: $0) { _, layer in try writer.add(layer: layer) } }
             start = monotonicSeconds()
-            let statistics = try method.prune(&model, context: PruningContext(ratio: ratio, calibration: calibrationSet,
+            let allocated = try allocate(model, windows: calibrationSet?.windows ?? [], layers: loaded.streamedLayers,
+                                         decoderParameters: before.decoderLayers, progress: progress)
+            if allocated != nil { timings["allocation_s"] = monotonicSeconds() - start }
+            start = monotonicSeconds()
+            var statistics = try method.prune(&model, context: PruningContext(ratio: ratio, calibration: calibrationSet,
                                                                               sequencesPerGroup: sequencesPerGroup, checkpoints: checkpoints,
-                                                                              streaming: streaming, spill: spillArea, progress: progress))
+                                                                              streaming: streaming, spill: spillArea, allocation: allocated?.ratios,
+                                                                              progress: progress))
             timings["prune_s"] = monotonicSeconds() - start
+            allocated?.record(into: &statistics)
             try streaming?.restoreVocabulary(into: &model)
             let after = streaming.map { Self.counts(outside: model.parameterCounts, layers: $0.finishedCounts) } ?? model.parameterCounts
 
@@ -92,7 +111,11 @@ public struct PruningJob {
                 decoderReduction: 1 - Double(after.decoderLayers) / Double(before.decoderLayers), blasThreads: BLASThreads.count,
                 residency: loaded.streamedLayers == nil ? "resident" : "streamed", resumedFromLayer: resumedFrom,
                 calibrationSpilled: spillArea != nil ? true : nil,
-                calibration: calibrationSet.map { .init($0, sequencesPerGroup: sequencesPerGroup) }, timings: timings, peakRSSBytes: 0)
+                calibration: calibrationSet.map { .init($0, sequencesPerGroup: sequencesPerGroup) },
+                allocation: .init(settings: allocation, attentionRatios: allocated?.ratios.map(\.attention) ?? Array(repeating: ratio.value, count: model.layers.count),
+                                  mlpRatios: allocated?.ratios.map(\.mlp) ?? Array(repeating: ratio.value, count: model.layers.count),
+                                  calibrationLoss: allocated?.importance.loss),
+                timings: timings, peakRSSBytes: 0)
             start = monotonicSeconds()
             try writer.finish(model, derivedFrom: loaded)
             try writeRecords(to: path, loaded: loaded, sourceSHA256: sourceSHA256, statistics: statistics, metadata: &metadata, writeStart: start)
@@ -100,6 +123,23 @@ public struct PruningJob {
         }
         checkpoints?.remove()
         return outcome
+    }
+
+    /// A global allocation's importances and per-layer ratios (nil for uniform): the dense
+    /// model's reverse pass over the calibration windows, then `GlobalAllocation`.
+    private func allocate(_ model: TransformerModel, windows: [[Int32]], layers: LayerSource?, decoderParameters: Int,
+                          progress: @escaping (String) -> Void) throws -> AllocatedRatios? {
+        guard allocation.allocation != .uniform else { return nil }
+        let start = monotonicSeconds()
+        progress("allocation \(allocation.allocation.rawValue): mask gradients of the dense model on \(windows.count) windows")
+        let importance = try MaskImportance.estimate(model, windows: windows, settings: allocation, layers: layers) { done, total in
+            progress(String(format: "allocation: %d/%d windows (%.1f s)", done, total, monotonicSeconds() - start))
+        }
+        let ratios = try GlobalAllocation.ratios(importance.allocationLayers, target: ratio.value, decoderParameters: decoderParameters,
+                                                 settings: allocation)
+        progress("allocation: attention ratios " + ratios.map { String(format: "%.2f", $0.attention) }.joined(separator: " "))
+        progress("allocation: MLP ratios " + ratios.map { String(format: "%.2f", $0.mlp) }.joined(separator: " "))
+        return AllocatedRatios(importance: importance, ratios: ratios)
     }
 
     /// Counts of a streamed model: the parts outside the layers, and the finished layers.
@@ -185,12 +225,31 @@ public struct PruningJob {
             let calibrationSHA256: String?
             let offsets: [Int]?
             let sequencesPerGroup: Int
+            let allocation: AllocationSettings
         }
         let settings = Settings(harness: HarnessVersion.current, source: sourceSHA256, method: method.name, ratioKind: ratio.kind.rawValue,
                                 streamed: streamed, ratio: ratio.value, options: methodOptions, calibration: calibration?.settings,
-                                calibrationSHA256: calibration?.sourceSHA256, offsets: calibration?.offsets, sequencesPerGroup: sequencesPerGroup)
+                                calibrationSHA256: calibration?.sourceSHA256, offsets: calibration?.offsets, sequencesPerGroup: sequencesPerGroup,
+                                allocation: allocation)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return SHA256.hex(of: (try? encoder.encode(settings)) ?? Data())
+    }
+}
+
+/// A global allocation: what the estimator measured and the ratios it gave each layer.
+struct AllocatedRatios {
+    let importance: MaskImportance
+    let ratios: [ModuleRatios]
+
+    /// Into `statistics.h5` beside what the method measured, per layer: the importances the
+    /// allocation ranked and the ratios it set.
+    func record(into statistics: inout PruningStatistics) {
+        for (l, r) in ratios.enumerated() {
+            statistics.record(layer: l, site: "attention", "allocation_unit_importance", importance.attentionUnits[l])
+            statistics.record(layer: l, site: "attention", "allocation_ratio", [r.attention])
+            statistics.record(layer: l, site: "mlp", "allocation_neuron_importance", importance.neurons[l])
+            statistics.record(layer: l, site: "mlp", "allocation_ratio", [r.mlp])
+        }
     }
 }

@@ -57,6 +57,20 @@ public struct PruningMetadata: Codable, Sendable {
         }
     }
 
+    /// How the ratio was spread over layers and modules (absent in folders written before
+    /// allocations existed: those are uniform).
+    public struct AllocationRecord: Codable, Sendable {
+        public let settings: AllocationSettings
+        /// Per layer, the fraction of its attention / MLP parameters the allocation asked for.
+        public let attentionRatios: [Double]
+        public let mlpRatios: [Double]
+        /// The dense model's mean loss on the calibration sequences (the gradient pass's; nil
+        /// for uniform).
+        public let calibrationLoss: Double?
+        enum CodingKeys: String, CodingKey {
+            case settings, attentionRatios = "attention_ratios", mlpRatios = "mlp_ratios", calibrationLoss = "calibration_loss"
+        }
+    }
     public let harnessVersion: String
     public let createdUTC: String
     public let method: String
@@ -75,6 +89,7 @@ public struct PruningMetadata: Codable, Sendable {
     /// true when the calibration activations were kept in temporary files (absent otherwise).
     public let calibrationSpilled: Bool?
     public let calibration: Calibration?
+    public let allocation: AllocationRecord?
     /// Seconds by phase: load_s, calibration_tokenize_s, prune_s, write_s.
     public var timings: [String: Double]
     public var peakRSSBytes: Int
@@ -84,6 +99,6 @@ public struct PruningMetadata: Codable, Sendable {
         case sourceModel = "source_model", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
         case decoderReduction = "decoder_reduction", blasThreads = "blas_threads", residency, resumedFromLayer = "resumed_from_layer"
         case calibrationSpilled = "calibration_spilled"
-        case calibration, timings, peakRSSBytes = "peak_rss_bytes"
+        case calibration, allocation, timings, peakRSSBytes = "peak_rss_bytes"
     }
 }

@@ -42,16 +42,25 @@ public struct PruningContext {
     /// Where the calibration activations are kept when they would not fit in memory (nil:
     /// in memory).
     public let spill: SpillArea?
+    /// Per-layer attention and MLP ratios of a global allocation (nil: uniform).
+    public let allocation: [ModuleRatios]?
 
     public init(ratio: PruningRatio, calibration: CalibrationSet?, sequencesPerGroup: Int = 1, checkpoints: PruneCheckpoints? = nil,
-                streaming: LayerStreaming? = nil, spill: SpillArea? = nil, progress: @escaping (String) -> Void = { _ in }) {
+                streaming: LayerStreaming? = nil, spill: SpillArea? = nil, allocation: [ModuleRatios]? = nil,
+                progress: @escaping (String) -> Void = { _ in }) {
         self.ratio = ratio
+        self.allocation = allocation
         self.calibration = calibration
         self.sequencesPerGroup = sequencesPerGroup
         self.checkpoints = checkpoints
         self.streaming = streaming
         self.spill = spill
         self.progress = progress
+    }
+
+    /// What layer `index` (as it was before pruning) gives up.
+    func budget(for layer: DecoderLayer, index: Int) -> LayerBudget {
+        LayerBudget(layer: layer, ratio: ratio, modules: allocation?[index])
     }
 
     /// The calibration windows of `method` embedded by `model`, grouped and kept (in memory
@@ -117,6 +126,16 @@ public protocol PruningMethod {
 
 public enum PruningMethods {
     public static let names = ["magnitude", "wanda", "slicegpt", "intraslice"]
+    /// Methods that take per-layer ratios from a global allocation (SliceGPT slices the
+    /// residual stream, one width for all layers).
+    public static let allocatable = ["magnitude", "wanda", "intraslice"]
+
+    /// The allocation a method is published with: IntraSlice's code estimates global
+    /// ratios by default; FLAP's magnitude and Wanda baselines are uniform, as is SliceGPT.
+    /// A width ratio (`slicing`) is always uniform: a global allocation spends parameters.
+    public static func defaultAllocation(_ method: String, ratioKind: RatioKind) -> Allocation {
+        method == "intraslice" && ratioKind == .params ? .published : .uniform
+    }
 
     public static func make(_ name: String, options: MethodOptions = MethodOptions()) throws -> PruningMethod {
         switch name {

@@ -27,7 +27,7 @@ struct StructuredPruning: PruningMethod {
         for index in start..<model.layers.count {
             try context.enter(index, &model)
             let layer = model.layers[index]
-            let plan = LayerBudget(layer: layer, ratio: context.ratio)
+            let plan = context.budget(for: layer, index: index)
             let groupsRemoved = plan.groupsRemoved
 
             // Attention: score each KV group, drop the lowest.
@@ -93,19 +93,25 @@ struct StructuredPruning: PruningMethod {
 struct LayerBudget {
     let layer: DecoderLayer
     let ratio: PruningRatio
+    /// This layer's share from a global allocation (nil: the ratio, uniformly).
+    var modules: ModuleRatios? = nil
+
+    /// The fraction of the attention's channels (or KV groups) to remove.
+    var attentionRatio: Double { modules?.attention ?? ratio.value }
 
     var groupsRemoved: Int {
         let groups = layer.attention.numKVHeads
-        return min(groups - 1, Int((ratio.value * Double(groups)).rounded()))
+        return min(groups - 1, Int((attentionRatio * Double(groups)).rounded()))
     }
 
     func mlpChannelsRemoved(afterAttention attention: Attention) -> Int {
         let f = layer.mlp.width
         switch ratio.kind {
         case .slicing:
-            return min(roundedDownToEight(Int((ratio.value * Double(f)).rounded())), f - 8)
+            return min(roundedDownToEight(Int(((modules?.mlp ?? ratio.value) * Double(f)).rounded())), f - 8)
         case .params:
-            let target = ratio.value * Double(layer.parameterCount)
+            let target = modules.map { $0.attention * Double(layer.attention.parameterCount) + $0.mlp * Double(layer.mlp.parameterCount) }
+                ?? ratio.value * Double(layer.parameterCount)
             let removedByAttention = Double(layer.attention.parameterCount - attention.parameterCount)
             let perChannel = Double(layer.mlp.parameterCount / f)
             let channels = max(0, (target - removedByAttention) / perChannel)

@@ -23,6 +23,7 @@ struct Prune: ParsableCommand {
     @Option(help: "What the ratio fixes: slicing (the method's width fraction) or params (decoder-layer parameters removed).")
     var ratioKind = "slicing"
     @OptionGroup var calibration: CalibrationOptions
+    @OptionGroup var allocation: AllocationOptions
     @Flag(help: "SliceGPT: also slice the LM head's input.") var sliceHead = false
     @Flag(help: "IntraSlice ablation: select MLP channels without least-squares compensation.") var noMLPCompensation = false
     @Option(help: "The output folder.") var output: String
@@ -91,7 +92,8 @@ extension Prune {
         try PruningJob(method: method, ratio: try PruningRatio(ratio, kind: RatioKind(rawValue: ratioKind)!),
                        calibration: calibration.settings,
                        options: MethodOptions(sliceHead: sliceHead, mlpCompensation: !noMLPCompensation),
-                       sequencesPerGroup: calibration.calBatch, checkpointInterval: noCheckpoints ? nil : checkpointInterval)
+                       sequencesPerGroup: calibration.calBatch, checkpointInterval: noCheckpoints ? nil : checkpointInterval,
+                       allocation: try allocation.settings(method: method, ratioKind: RatioKind(rawValue: ratioKind)!))
     }
 
     /// SliceGPT folds every layer's norms first, so it needs the model resident.
@@ -107,6 +109,34 @@ extension Prune {
 }
 
 /// Where calibration data comes from (`--calibration wiki|c4|FILE` and its window settings).
+struct AllocationOptions: ParsableArguments {
+    @Option(help: "How the ratio is spread over layers: uniform, global or global_pca (default: the method's published one, global for intraslice with --ratio-kind params, else uniform).")
+    var allocation: String?
+    @Option(help: "Global allocation: units each head's channels are scored in (the IntraSlice code's --global_frac).") var unitsPerHead = 1
+    @Option(help: "Global allocation: share of the ratio the MLP neurons carry before attention takes the rest (--global_bias).") var mlpShare = 1.0
+    @Option(help: "Global allocation: the largest ratio any layer's attention or MLP gets.") var allocationCap = 0.8
+    @Option(help: "Global allocation: calibration sequences whose gradients are summed before squaring.") var allocationGroup = 8
+
+    func validate() throws {
+        if let allocation, Allocation(rawValue: allocation) == nil {
+            throw ValidationError("--allocation must be one of \(Allocation.allCases.map(\.rawValue).joined(separator: ", ")), got '\(allocation)'")
+        }
+        guard unitsPerHead >= 1 else { throw ValidationError("--units-per-head must be at least 1, got \(unitsPerHead)") }
+        guard mlpShare.isFinite, (0...1).contains(mlpShare) else { throw ValidationError("--mlp-share must be in [0, 1], got \(mlpShare)") }
+        guard allocationCap.isFinite, allocationCap > 0, allocationCap < 1 else {
+            throw ValidationError("--allocation-cap must be in (0, 1), got \(allocationCap)")
+        }
+        guard allocationGroup >= 1 else { throw ValidationError("--allocation-group must be at least 1, got \(allocationGroup)") }
+    }
+
+    /// The settings for `method`; without --allocation, the method's published default
+    /// (`PruningMethods.defaultAllocation`).
+    func settings(method: String, ratioKind: RatioKind) throws -> AllocationSettings {
+        let chosen = allocation.flatMap(Allocation.init(rawValue:)) ?? PruningMethods.defaultAllocation(method, ratioKind: ratioKind)
+        return AllocationSettings(allocation: chosen, groupSize: allocationGroup, unitsPerHead: unitsPerHead, mlpShare: mlpShare, cap: allocationCap)
+    }
+}
+
 struct CalibrationOptions: ParsableArguments {
     @Option(help: "Calibration text: wiki (default), c4, another registry text, or a file path.") var calibration = "wiki"
     @Option(help: "Number of calibration windows.") var calSamples = 128

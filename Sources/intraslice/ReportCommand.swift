@@ -5,8 +5,8 @@ import Reports
 
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Render tables from results folders (one subfolder per model, pruned ones with their pruning.json).",
-        subcommands: [PerplexityTableReport.self, SpeedupReport.self]
+        abstract: "Render tables and plots from results folders (one subfolder per model, pruned ones with their pruning.json).",
+        subcommands: [PerplexityTableReport.self, SpeedupReport.self, AllocationReport.self]
     )
 }
 
@@ -39,6 +39,26 @@ struct SpeedupReport: ParsableCommand {
         try checkOutputFile(options.output)
         let table = try SpeedupTable(folder: options.folder)
         try options.emit("report speedup", table.markdown, rows: table.rowCount, sourceModel: table.sourceModel)
+    }
+}
+
+struct AllocationReport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "allocation",
+        abstract: "Draw the per-layer attention and MLP ratios of pruned folders (their pruning.json) as an SVG chart.",
+        discussion: "Several folders (e.g. the same ratio under uniform, global and global_pca) share one chart."
+    )
+
+    @Argument(help: "Pruned folders.") var folders: [String]
+    @Option(help: "The SVG file to write.") var output: String
+    @OptionGroup var outputOptions: OutputOptions
+
+    func run() throws {
+        try checkOutputFile(output)
+        let plot = try AllocationPlot(folders: folders)
+        try OutputFile(output).write(Data(plot.svg.utf8))
+        FileHandle.standardError.write(Data("wrote \(output)\n".utf8))
+        if outputOptions.json { JSONOutput.emit(["command": "report allocation", "folders": folders, "output": output] as [String: Any]) }
     }
 }
 

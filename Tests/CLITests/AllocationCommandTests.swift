@@ -1,0 +1,65 @@
+import Foundation
+import ModelIO
+import TestSupport
+import XCTest
+
+/// `prune --allocation` and `report allocation` end to end on SmolLM2-135M with a small
+/// calibration set (8 windows of 128 tokens: the gradient pass takes seconds).
+final class AllocationCommandTests: XCTestCase {
+    var executable: String { CLITests.executable }
+
+    override func setUpWithError() throws {
+        guard AssetRegistry.asset(named: "smollm2-135m", kind: .model)?.isPresent == true else {
+            throw XCTSkip("smollm2-135m not cached; run Scripts/fetch-assets.sh")
+        }
+    }
+
+    func prune(_ method: String, allocation: String?, into output: String) throws -> [String: Any] {
+        var arguments = ["prune", "--method", method, "--ratio", "0.3", "--ratio-kind", "params", "--calibration", "wiki",
+                         "--cal-samples", "8", "--cal-seqlen", "128", "--output", output, "--threads", "2", "--no-checkpoints", "--json"]
+        if let allocation { arguments += ["--allocation", allocation] }
+        let run = try runProgram(executable, arguments)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        return try lastJSONObject(run.stdout)
+    }
+
+    /// IntraSlice's default is the global allocation; it and global_pca for magnitude meet
+    /// the decoder target within 0.5 %, record non-uniform ratios under the cap and the
+    /// dense calibration loss; `report allocation` draws both folders.
+    func testGlobalAllocationsMeetTheTargetAndAreDrawn() throws {
+        let folder = try makeTemporaryFolder("allocation-cli")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let intraslice = folder.appendingPathComponent("intraslice").path, magnitude = folder.appendingPathComponent("magnitude").path
+        for (json, expected) in [(try prune("intraslice", allocation: nil, into: intraslice), "global"),
+                                 (try prune("magnitude", allocation: "global_pca", into: magnitude), "global_pca")] {
+            XCTAssertEqual(json["decoder_reduction"] as? Double ?? 0, 0.3, accuracy: 0.005 * 0.3)
+            let allocation = try XCTUnwrap(json["allocation"] as? [String: Any])
+            XCTAssertEqual((allocation["settings"] as? [String: Any])?["allocation"] as? String, expected)
+            let attention = try XCTUnwrap(allocation["attention_ratios"] as? [Double]), mlp = try XCTUnwrap(allocation["mlp_ratios"] as? [Double])
+            XCTAssertEqual(attention.count, 30)
+            XCTAssertEqual(mlp.count, 30)
+            XCTAssertTrue((attention + mlp).allSatisfy { $0 >= 0 && $0 <= 0.8 + 1e-12 })
+            XCTAssertGreaterThan(Set(mlp).count, 1, "a global allocation is not uniform")
+            XCTAssertGreaterThan(allocation["calibration_loss"] as? Double ?? 0, 1)
+            XCTAssertNotNil((json["timings"] as? [String: Double])?["allocation_s"])
+        }
+        let svg = folder.appendingPathComponent("allocation.svg").path
+        let report = try runProgram(executable, ["report", "allocation", intraslice, magnitude, "--output", svg])
+        XCTAssertEqual(report.status, 0, report.stderr)
+        let drawing = try String(contentsOfFile: svg, encoding: .utf8)
+        XCTAssertEqual(drawing.components(separatedBy: "<polyline").count - 1, 4, "attention and MLP of two folders")
+        XCTAssertTrue(drawing.contains("intraslice 30 % global") && drawing.contains("magnitude 30 % global_pca"))
+    }
+
+    func testAnAllocationAMethodCannotTakeIsRefusedBeforeAnyWork() throws {
+        let slicegpt = try runProgram(executable, ["prune", "--method", "slicegpt", "--ratio", "0.3", "--ratio-kind", "params",
+                                                   "--allocation", "global", "--output", "/tmp/never-allocated", "--json"])
+        XCTAssertNotEqual(slicegpt.status, 0)
+        XCTAssertTrue(slicegpt.stderr.contains("--allocation global applies to"), slicegpt.stderr)
+        let width = try runProgram(executable, ["prune", "--method", "intraslice", "--ratio", "0.3", "--allocation", "global",
+                                                "--output", "/tmp/never-allocated", "--json"])
+        XCTAssertNotEqual(width.status, 0)
+        XCTAssertTrue(width.stderr.contains("use --ratio-kind params"), width.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/never-allocated"))
+    }
+}
