@@ -35,6 +35,15 @@ public struct CovarianceAccumulator: Sendable {
         floatBlock = products == .float32 ? Array(repeating: 0, count: dimension * dimension) : []
     }
 
+    /// An accumulator that continues from a saved sum (`matrix`) of `count` rows: a resumed
+    /// run adds its remaining rows to exactly the bits the interrupted one had.
+    public init(continuing sum: Matrix<Double>, count: Int, blockRows: Int? = nil, products: BlockProducts = .float64) {
+        precondition(sum.rows == sum.cols && count >= 0)
+        self.init(dimension: sum.rows, blockRows: blockRows, products: products)
+        upper = sum.elements
+        self.count = count
+    }
+
     /// Adds `rows` row vectors stored row-major in `x` (rows × dimension).
     /// Throws `nonFinite` (and adds nothing of the offending block) on NaN or Inf.
     public mutating func add(_ x: UnsafeBufferPointer<Float>, rows: Int, label: String = "activation") throws {

@@ -94,6 +94,51 @@ public final class PruneCheckpoints {
         lastSave = monotonicSeconds()
     }
 
+    /// The allocation's gradient pass after `progress.windowsDone` windows (its own blob and
+    /// manifest): at most every `minimumInterval` seconds, and always once it is complete,
+    /// so that a run killed while pruning does not run it again.
+    func saveAllocation(_ progress: ImportanceProgress, complete: Bool) throws {
+        guard complete || monotonicSeconds() - lastSave >= minimumInterval else { return }
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let blob = "allocation-\(progress.windowsDone).bin"
+        let writer = try BlobWriter(path: folder.appendingPathComponent(blob).path)
+        var manifest = AllocationManifest(key: key, windowsDone: progress.windowsDone, blob: blob, blobBytes: 0,
+                                          arrays: progress.arrays.mapValues { writer.add($0) })
+        try writer.finish()
+        manifest.blobBytes = writer.bytesWritten
+        try install(manifest, as: Self.allocationManifestName)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        where name.hasPrefix("allocation-") && name.hasSuffix(".bin") && name != blob {
+            try? FileManager.default.removeItem(at: folder.appendingPathComponent(name))
+        }
+        lastSave = monotonicSeconds()
+    }
+
+    /// The saved gradient pass for this key, if there is one.
+    func restoreAllocation() throws -> ImportanceProgress? {
+        let url = folder.appendingPathComponent(Self.allocationManifestName)
+        guard FileManager.default.fileExists(atPath: url.path),
+              let manifest = try? JSONDecoder().decode(AllocationManifest.self, from: RegularFile.read(url.path)), manifest.key == key else {
+            return nil
+        }
+        let blob = try MappedFile(path: folder.appendingPathComponent(manifest.blob).path)
+        guard blob.count == manifest.blobBytes else {
+            throw PruningError("\(blob.path): \(blob.count) bytes, its manifest says \(manifest.blobBytes); delete \(folder.path) to start afresh")
+        }
+        let reader = BlobReader(blob: blob)
+        return ImportanceProgress(windowsDone: manifest.windowsDone, arrays: try manifest.arrays.mapValues { try reader.doubles($0) })
+    }
+
+    static let allocationManifestName = "allocation.json"
+
+    struct AllocationManifest: Codable {
+        var key: String
+        var windowsDone: Int
+        var blob: String
+        var blobBytes: Int
+        var arrays: [String: BlobRef]
+    }
+
     /// A streamed prune hands each finished layer to its output and drops it, and the output
     /// of a killed run is lost; so each finished layer is also saved here (its own blob and
     /// manifest, before the state that counts it) for a resumed run to hand over again.

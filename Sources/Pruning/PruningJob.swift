@@ -90,7 +90,7 @@ public struct PruningJob {
             let streaming = loaded.streamedLayers.map { LayerStreaming(source: $0) { _, layer in try writer.add(layer: layer) } }
             start = monotonicSeconds()
             let allocated = try allocate(model, windows: calibrationSet?.windows ?? [], layers: loaded.streamedLayers,
-                                         decoderParameters: before.decoderLayers, progress: progress)
+                                         decoderParameters: before.decoderLayers, checkpoints: checkpoints, progress: progress)
             if allocated != nil { timings["allocation_s"] = monotonicSeconds() - start }
             start = monotonicSeconds()
             var statistics = try method.prune(&model, context: PruningContext(ratio: ratio, calibration: calibrationSet,
@@ -128,11 +128,14 @@ public struct PruningJob {
     /// A global allocation's importances and per-layer ratios (nil for uniform): the dense
     /// model's reverse pass over the calibration windows, then `GlobalAllocation`.
     private func allocate(_ model: TransformerModel, windows: [[Int32]], layers: LayerSource?, decoderParameters: Int,
-                          progress: @escaping (String) -> Void) throws -> AllocatedRatios? {
+                          checkpoints: PruneCheckpoints?, progress: @escaping (String) -> Void) throws -> AllocatedRatios? {
         guard allocation.allocation != .uniform else { return nil }
         let start = monotonicSeconds()
         progress("allocation \(allocation.allocation.rawValue): mask gradients of the dense model on \(windows.count) windows")
-        let importance = try MaskImportance.estimate(model, windows: windows, settings: allocation, layers: layers) { done, total in
+        let saved = try checkpoints?.restoreAllocation()
+        if let saved { progress("allocation: resumed after \(saved.windowsDone)/\(windows.count) windows from \(checkpoints!.folder.path)") }
+        let importance = try MaskImportance.estimate(model, windows: windows, settings: allocation, layers: layers, resume: saved,
+                                                     save: { try checkpoints?.saveAllocation($0, complete: $1) }) { done, total in
             progress(String(format: "allocation: %d/%d windows (%.1f s)", done, total, monotonicSeconds() - start))
         }
         let ratios = try GlobalAllocation.ratios(importance.allocationLayers, target: ratio.value, decoderParameters: decoderParameters,
@@ -186,7 +189,20 @@ public struct PruningJob {
         let d = config.hiddenSize, f = config.intermediateSize, heads = config.numAttentionHeads * config.resolvedHeadDim
         let statistics = 8 * 7 * max(f * f, heads * heads, d * d) / 4
         let rows = sequencesPerGroup * calibration.seqlen
-        return streamBytes(config, rows: tokens) + statistics + RunMemory.forwardBytes(config, rows: rows, keys: calibration.seqlen, threads: threads)
+        let prune = streamBytes(config, rows: tokens) + statistics + RunMemory.forwardBytes(config, rows: rows, keys: calibration.seqlen, threads: threads)
+        return allocation.allocation == .uniform ? prune : max(prune, gradientPassBytes(config, seqlen: calibration.seqlen, threads: threads))
+    }
+
+    /// The allocation's reverse pass over one window of `seqlen` tokens, before the prune
+    /// starts: three saved row matrices per layer (input, head outputs, stream after
+    /// attention), one layer's gradients and recomputed rows, the attention's per-task dK
+    /// and dV and score blocks, a block of logits, and one forward call's scratch.
+    func gradientPassBytes(_ config: ModelConfig, seqlen s: Int, threads: Int) -> Int {
+        let d = config.hiddenSize, f = config.intermediateSize, heads = config.numAttentionHeads * config.resolvedHeadDim
+        let qkv = (config.numAttentionHeads + 2 * config.numKeyValueHeads) * config.resolvedHeadDim
+        let saved = config.numHiddenLayers * 4 * s * (2 * d + heads)
+        let layer = 4 * s * (4 * d + 2 * heads + 3 * f + 2 * qkv) + 4 * 2 * config.numAttentionHeads * s * 2 * config.resolvedHeadDim
+        return saved + layer + 4 * 64 * config.vocabSize + RunMemory.forwardBytes(config, rows: s, keys: s, threads: threads)
     }
 
     /// The part of `workingBytes` a spilling run keeps on disk: the calibration stream but

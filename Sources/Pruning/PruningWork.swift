@@ -37,6 +37,14 @@ extension PruningJob {
             work.writtenBytes += spilled
             work.loadedBytes += 2 * spilled
         }
+        if allocation.allocation != .uniform {
+            // The allocation's reverse pass, one window at a time: the forward pass; Q, K, V
+            // and gate/up again; input gradients of every linear (as many flops as its
+            // forward); the attention's reverse (P again, dP, dQ, dK, dV: 2.5 forwards of
+            // it); the head forward and back.
+            let head = 2 * 2 * t * Double(config.vocabSize) * d
+            work.forwardFlops += layers * (3 * queryKeyValue + 3.5 * attentionCore + 2 * outputProjection + 3 * gateUp + 2 * down) + head
+        }
         switch method.name {
         case "intraslice":
             // Each module's recorded error: from Gram sums, or the unpruned module again.

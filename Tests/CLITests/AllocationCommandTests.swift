@@ -63,3 +63,48 @@ final class AllocationCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/tmp/never-allocated"))
     }
 }
+
+extension AllocationCommandTests {
+    /// global_pca with 8 windows in 2 groups of 4: a run on 2 threads, one on 1 thread, and one
+    /// killed with SIGKILL once its gradient pass has saved the first group (then run again,
+    /// resuming after it) write the same weights and the same allocation (ratios and the
+    /// dense loss, exact).
+    func testGradientPassRunsAreBitIdenticalOnAnyThreadsAndAfterKill9() throws {
+        let folder = try makeTemporaryFolder("allocation-determinism")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func arguments(_ output: URL, threads: Int, checkpoints: Bool) -> [String] {
+            ["prune", "--method", "intraslice", "--ratio", "0.3", "--ratio-kind", "params", "--allocation", "global_pca", "--units-per-head", "4",
+             "--allocation-group", "4", "--calibration", "wiki", "--cal-samples", "8", "--cal-seqlen", "128", "--output", output.path, "--threads", "\(threads)", "--json"]
+                + (checkpoints ? ["--checkpoint-interval", "0"] : ["--no-checkpoints"])
+        }
+        let first = folder.appendingPathComponent("first"), second = folder.appendingPathComponent("second")
+        let resumed = folder.appendingPathComponent("resumed")
+        for (output, threads) in [(first, 2), (second, 1)] {
+            let run = try runProgram(executable, arguments(output, threads: threads, checkpoints: false))
+            XCTAssertEqual(run.status, 0, run.stderr)
+        }
+        let manifest = folder.appendingPathComponent(".resumed.resume/allocation.json")
+        let killed = try runKilled(executable, arguments(resumed, threads: 2, checkpoints: true)) {
+            guard let data = try? Data(contentsOf: manifest),
+                  let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return false }
+            return json["windowsDone"] as? Int == 4
+        }
+        XCTAssertTrue(killed, "the prune finished before it could be killed")
+        let rerun = try runProgram(executable, arguments(resumed, threads: 2, checkpoints: true))
+        XCTAssertEqual(rerun.status, 0, rerun.stderr)
+        XCTAssertTrue(rerun.stderr.contains("allocation: resumed after 4/8 windows"), rerun.stderr)
+        for other in [second, resumed] {
+            for file in ["model.safetensors", "config.json"] {
+                XCTAssertEqual(try Data(contentsOf: first.appendingPathComponent(file)), try Data(contentsOf: other.appendingPathComponent(file)),
+                               "\(other.lastPathComponent)/\(file)")
+            }
+            XCTAssertEqual(try allocation(first), try allocation(other), other.lastPathComponent)
+        }
+    }
+
+    /// pruning.json's allocation record.
+    func allocation(_ folder: URL) throws -> NSDictionary {
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("pruning.json"))) as? [String: Any])
+        return try XCTUnwrap(json["allocation"] as? [String: Any]) as NSDictionary
+    }
+}

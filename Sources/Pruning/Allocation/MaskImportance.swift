@@ -19,8 +19,11 @@ public struct MaskImportance: Sendable {
     public let allocationLayers: [GlobalAllocation.Layer]
 
     /// Runs the reverse pass over every window (one sequence per call, as the reference
-    /// does); `progress` hears (windows done, windows).
+    /// does); `progress` hears (windows done, windows). After each group of windows the sums
+    /// so far go to `save` (the last time with `complete`); a run given them as `resume`
+    /// continues after them and ends with the same bits.
     public static func estimate(_ model: TransformerModel, windows: [[Int32]], settings: AllocationSettings, layers source: LayerSource? = nil,
+                                resume: ImportanceProgress? = nil, save: (ImportanceProgress, _ complete: Bool) throws -> Void = { _, _ in },
                                 progress: (Int, Int) -> Void = { _, _ in }) throws -> MaskImportance {
         precondition(settings.allocation != .uniform, "the uniform allocation needs no importances")
         let layerCount = source?.layerCount ?? model.layers.count
@@ -34,18 +37,34 @@ public struct MaskImportance: Sendable {
             throw PruningError("layer \(index): a head of \(attention.vHeadDim) channels does not split into \(settings.unitsPerHead) units")
         }
         let covariances = settings.allocation == .globalPCA ? GroupCovariances(shapes) : nil
+        let widths = shapes.map(\.outputInputWidth), mlpWidths = dense.map(\.width)
         var groupSums: [[[Double]]] = []
-        var current = shapes.map { [Double](repeating: 0, count: $0.outputInputWidth) }
-        var neurons: [[Double]] = []
-        var currentNeurons: [[Double]] = []
+        var current = widths.map { [Double](repeating: 0, count: $0) }
+        var neurons = mlpWidths.map { [Double](repeating: 0, count: $0) }
+        var currentNeurons = neurons
         var loss = 0.0
-        for (w, window) in windows.enumerated() {
+        var first = 0
+        if let resume {
+            first = resume.windowsDone
+            guard first <= windows.count, let saved = resume.arrays["neurons"], let sums = resume.arrays["group_sums"],
+                  let savedLoss = resume.arrays["loss"]?.first, saved.count == mlpWidths.reduce(0, +),
+                  sums.count % max(1, widths.reduce(0, +)) == 0 else {
+                throw PruningError("the saved allocation state does not fit this model; delete the .resume folder to start afresh")
+            }
+            neurons = split(saved, widths: mlpWidths)
+            let perGroup = widths.reduce(0, +)
+            groupSums = stride(from: 0, to: sums.count, by: perGroup).map { split(Array(sums[$0..<($0 + perGroup)]), widths: widths) }
+            loss = savedLoss
+            try covariances?.restore(resume.arrays)
+        }
+        func state(_ done: Int) -> ImportanceProgress {
+            var arrays = ["neurons": neurons.flatMap { $0 }, "group_sums": groupSums.flatMap { $0.flatMap { $0 } }, "loss": [loss]]
+            covariances?.save(into: &arrays)
+            return ImportanceProgress(windowsDone: done, arrays: arrays)
+        }
+        for (w, window) in windows.enumerated() where w >= first {
             let g = try model.maskGradients(tokens: window, layers: source, observer: covariances)
             loss += g.loss
-            if currentNeurons.isEmpty {
-                currentNeurons = g.downProjection.map { [Double](repeating: 0, count: $0.count) }
-                neurons = currentNeurons
-            }
             for l in 0..<layerCount {
                 for j in current[l].indices { current[l][j] += g.outputProjection[l][j] }
                 for j in currentNeurons[l].indices { currentNeurons[l][j] += g.downProjection[l][j] }
@@ -57,6 +76,7 @@ public struct MaskImportance: Sendable {
                     current[l] = [Double](repeating: 0, count: current[l].count)
                     currentNeurons[l] = [Double](repeating: 0, count: currentNeurons[l].count)
                 }
+                try save(state(w + 1), w == windows.count - 1)
             }
             progress(w + 1, windows.count)
         }
@@ -86,6 +106,19 @@ public struct MaskImportance: Sendable {
     }
 }
 
+/// The estimator part-way, as named arrays of exact values (`PruneCheckpoints` keeps them).
+public struct ImportanceProgress: Sendable {
+    /// Windows whose gradients are in the sums: a whole number of groups.
+    public let windowsDone: Int
+    public let arrays: [String: [Double]]
+}
+
+/// `values` cut into consecutive pieces of the given widths.
+private func split(_ values: [Double], widths: [Int]) -> [[Double]] {
+    var start = 0
+    return widths.map { w in defer { start += w }; return Array(values[start..<(start + w)]) }
+}
+
 /// Σ zᵀz of each KV group's Wo-input channels, summed over the group's query heads (the
 /// basis IntraSlice's V/O step shares within a group), accumulated while the gradient
 /// pass runs forward.
@@ -108,6 +141,35 @@ private final class GroupCovariances: ActivationObserver {
                 for j in 0..<dv { head[r * dv + j] = activations[r * width + h * dv + j] }
             }
             try head.withUnsafeBufferPointer { try sums[layer][a.kvHeadOfQueryHead[h]].add($0, rows: rows, label: "layer \(layer) head \(h) wo_input") }
+        }
+    }
+
+    /// The sums and row counts as named arrays (`covariance_L_G`, `covariance_counts`).
+    func save(into arrays: inout [String: [Double]]) {
+        var counts: [Double] = []
+        for (l, groups) in sums.enumerated() {
+            for (g, sum) in groups.enumerated() {
+                arrays["covariance_\(l)_\(g)"] = sum.matrix.elements
+                counts.append(Double(sum.count))
+            }
+        }
+        arrays["covariance_counts"] = counts
+    }
+
+    func restore(_ arrays: [String: [Double]]) throws {
+        guard let counts = arrays["covariance_counts"], counts.count == sums.reduce(0, { $0 + $1.count }) else {
+            throw PruningError("the saved allocation state has no PCA covariances for this model; delete the .resume folder to start afresh")
+        }
+        var next = 0
+        for l in sums.indices {
+            for g in sums[l].indices {
+                let n = sums[l][g].dimension
+                guard let values = arrays["covariance_\(l)_\(g)"], values.count == n * n else {
+                    throw PruningError("the saved allocation state lacks the covariance of layer \(l) group \(g); delete the .resume folder")
+                }
+                sums[l][g] = CovarianceAccumulator(continuing: Matrix(rows: n, cols: n, elements: values), count: Int(counts[next]))
+                next += 1
+            }
         }
     }
 
