@@ -7,7 +7,8 @@
 # table is rendered to Results/$NAME/table.md.
 #   Scripts/run-ppl-table.sh Experiments/smollm2-ppl-table.env [method ...]
 # Methods named after the config restrict the grid to them, and ONLY_RATIOS="0.25 …" its
-# ratios. INTRASLICE (default .build/release/intraslice) picks the binary;
+# ratios. ALLOCATION in the config (uniform, global, global_pca) is passed to every prune
+# (unset: each method's default). INTRASLICE (default .build/release/intraslice) picks the binary;
 # OPENBLAS_NUM_THREADS defaults to every core.
 set -euo pipefail
 
@@ -46,7 +47,7 @@ for method in $methods; do
             echo "== $cell: prune"
             # shellcheck disable=SC2086
             "$intraslice" prune --model "$MODEL" --method "$method" --ratio "$ratio" --ratio-kind "$RATIO_KIND" \
-                $CALIBRATION --threads "$threads" --output "$pruned" --overwrite --json >"$cell/prune.json.tmp"
+                ${ALLOCATION:+--allocation "$ALLOCATION"} $CALIBRATION --threads "$threads" --output "$pruned" --overwrite --json >"$cell/prune.json.tmp"
             mv "$cell/prune.json.tmp" "$cell/prune.json"  # only a finished prune leaves it in the cell
         fi
         cp "$pruned/pruning.json" "$pruned/statistics.h5" "$cell/"
