@@ -134,3 +134,23 @@ extension MaskGradientTests {
     func testQwen2MatchesAutograd() throws { try checkAgainstAutograd("qwen2.5-0.5b") }
     func testGemma3MatchesAutograd() throws { try checkAgainstAutograd("gemma3-270m") }
 }
+
+extension MaskGradientTests {
+    /// The pass on a streamed SmolLM2 (layers converted from the mapped GGUF one at a time,
+    /// each twice) gives the resident pass's gradients and loss to the bit.
+    func testStreamedLayersGiveTheResidentGradientsBitForBit() throws {
+        guard AssetRegistry.asset(named: "smollm2-135m", kind: .model)?.isPresent == true else {
+            throw XCTSkip("smollm2-135m is not cached; run Scripts/fetch-assets.sh")
+        }
+        let tokens = (0..<48).map { Int32(($0 * 7919) % 49_152) }
+        let resident = try ModelLoader.load("smollm2-135m")
+        let streamed = try ModelLoader.load("smollm2-135m", streamed: true)
+        let source = try XCTUnwrap(streamed.streamedLayers)
+        XCTAssertTrue(streamed.model.layers.allSatisfy(\.isUnloaded), "the streamed model holds no layer")
+        let a = try resident.model.maskGradients(tokens: tokens)
+        let b = try streamed.model.maskGradients(tokens: tokens, layers: source)
+        XCTAssertEqual(a.loss.bitPattern, b.loss.bitPattern)
+        XCTAssertEqual(a.outputProjection, b.outputProjection)
+        XCTAssertEqual(a.downProjection, b.downProjection)
+    }
+}
