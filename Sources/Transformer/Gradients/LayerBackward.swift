@@ -164,28 +164,21 @@ extension Attention {
 private func normBackward(_ x: UnsafePointer<Float>, rows: Int, width: Int, weight: [Float], eps: Float, divisor: Int?,
                           gradient: Matrix<Float>) -> Matrix<Float> {
     var out = Matrix<Float>(rows: rows, cols: width)
-    gradient.elements.withUnsafeBufferPointer { pg in
-        weight.withUnsafeBufferPointer { w in
-            out.elements.withUnsafeMutableBufferPointer { po in
-                eachRowTile(rows) { r in
-                    rmsNormBackward(x + r.lowerBound * width, rows: r.count, width: width, weight: w.baseAddress, eps: eps, divisor: divisor,
-                                    gradient: pg.baseAddress! + r.lowerBound * width, into: po.baseAddress! + r.lowerBound * width, accumulate: false)
-                }
-            }
-        }
-    }
+    addNormBackward(x, rows: rows, width: width, weight: weight, eps: eps, divisor: divisor, gradient: gradient, into: &out, accumulate: false)
     return out
 }
 
-/// Adds dL/d(norm input) of an RMSNorm to `total` (the residual path's gradient).
+/// Adds dL/d(norm input) of an RMSNorm to `total` (the residual path's gradient), or
+/// writes it there when not `accumulate`.
 private func addNormBackward(_ x: UnsafePointer<Float>, rows: Int, width: Int, weight: [Float], eps: Float, divisor: Int?,
-                             gradient: Matrix<Float>, into total: inout Matrix<Float>) {
+                             gradient: Matrix<Float>, into total: inout Matrix<Float>, accumulate: Bool = true) {
     gradient.elements.withUnsafeBufferPointer { pg in
         weight.withUnsafeBufferPointer { w in
             total.elements.withUnsafeMutableBufferPointer { pt in
                 eachRowTile(rows) { r in
                     rmsNormBackward(x + r.lowerBound * width, rows: r.count, width: width, weight: w.baseAddress, eps: eps, divisor: divisor,
-                                    gradient: pg.baseAddress! + r.lowerBound * width, into: pt.baseAddress! + r.lowerBound * width, accumulate: true)
+                                    gradient: pg.baseAddress! + r.lowerBound * width, into: pt.baseAddress! + r.lowerBound * width,
+                                    accumulate: accumulate)
                 }
             }
         }
