@@ -20,10 +20,14 @@ public struct PruningJob {
     public let checkpointInterval: Double?
     /// How the ratio is spread over layers and modules.
     public let allocation: AllocationSettings
+    /// An earlier prune's `importance.h5` (or its folder) to allocate from instead of
+    /// running the gradient pass again.
+    public let importanceSource: String?
 
     /// `allocation` nil: the method's published default (`PruningMethods.defaultAllocation`).
     public init(method: String, ratio: PruningRatio, calibration: CalibrationSettings?, options: MethodOptions = MethodOptions(),
-                sequencesPerGroup: Int = 1, checkpointInterval: Double? = nil, allocation: AllocationSettings? = nil) throws {
+                sequencesPerGroup: Int = 1, checkpointInterval: Double? = nil, allocation: AllocationSettings? = nil,
+                importanceSource: String? = nil) throws {
         self.method = try PruningMethods.make(method, options: options)
         methodOptions = options
         self.ratio = ratio
@@ -37,6 +41,10 @@ public struct PruningJob {
                 throw PruningError("--allocation \(self.allocation.allocation.rawValue) spends a parameter budget: use --ratio-kind params")
             }
         }
+        if importanceSource != nil && self.allocation.allocation == .uniform {
+            throw PruningError("--importance feeds a global allocation; the uniform allocation has no importances to reuse")
+        }
+        self.importanceSource = importanceSource
         self.calibration = self.method.needsCalibration || self.allocation.allocation != .uniform ? calibration ?? CalibrationSettings() : nil
         self.sequencesPerGroup = sequencesPerGroup
         self.checkpointInterval = checkpointInterval
@@ -67,6 +75,8 @@ public struct PruningJob {
         var start = monotonicSeconds()
         let calibrationSet = try calibration.map { try CalibrationSet($0, tokenizer: loaded.tokenizer) }
         timings["calibration_tokenize_s"] = monotonicSeconds() - start
+        // A mismatched --importance is refused before anything is written.
+        let reused = try calibrationSet.flatMap { try reusedImportance(identity: importanceIdentity(sourceSHA256: sourceSHA256, calibration: $0)) }
         if let calibrationSet {
             progress("calibration: \(calibrationSet.windows.count) \(calibrationSet.settings.sampling.rawValue) windows of "
                      + "\(calibrationSet.settings.seqlen) tokens from \(calibrationSet.corpus) (\(calibrationSet.tokenCount) tokens)")
@@ -89,8 +99,9 @@ public struct PruningJob {
             let writer = try HFCheckpointWriter(folder: path, family: model.architecture, metadata: ["intraslice_method": method.name])
             let streaming = loaded.streamedLayers.map { LayerStreaming(source: $0) { _, layer in try writer.add(layer: layer) } }
             start = monotonicSeconds()
-            let allocated = try allocate(model, windows: calibrationSet?.windows ?? [], layers: loaded.streamedLayers,
+            let allocated = try allocate(model, calibration: calibrationSet, sourceSHA256: sourceSHA256, reused: reused, layers: loaded.streamedLayers,
                                          decoderParameters: before.decoderLayers, checkpoints: checkpoints, progress: progress)
+            try allocated?.estimate.write(into: path, allocation: allocation.allocation)
             if allocated != nil { timings["allocation_s"] = monotonicSeconds() - start }
             start = monotonicSeconds()
             var statistics = try method.prune(&model, context: PruningContext(ratio: ratio, calibration: calibrationSet,
@@ -114,7 +125,7 @@ public struct PruningJob {
                 calibration: calibrationSet.map { .init($0, sequencesPerGroup: sequencesPerGroup) },
                 allocation: .init(settings: allocation, attentionRatios: allocated?.ratios.map(\.attention) ?? Array(repeating: ratio.value, count: model.layers.count),
                                   mlpRatios: allocated?.ratios.map(\.mlp) ?? Array(repeating: ratio.value, count: model.layers.count),
-                                  calibrationLoss: allocated?.importance.loss),
+                                  calibrationLoss: allocated?.importance.loss, importanceFrom: allocated?.reusedFrom),
                 timings: timings, peakRSSBytes: 0)
             start = monotonicSeconds()
             try writer.finish(model, derivedFrom: loaded)
@@ -126,23 +137,52 @@ public struct PruningJob {
     }
 
     /// A global allocation's importances and per-layer ratios (nil for uniform): the dense
-    /// model's reverse pass over the calibration windows, then `GlobalAllocation`.
-    private func allocate(_ model: TransformerModel, windows: [[Int32]], layers: LayerSource?, decoderParameters: Int,
-                          checkpoints: PruneCheckpoints?, progress: @escaping (String) -> Void) throws -> AllocatedRatios? {
-        guard allocation.allocation != .uniform else { return nil }
+    /// model's reverse pass over the calibration windows, or an earlier one's saved sums
+    /// (`reused`, read from `importanceSource`), then `GlobalAllocation`.
+    private func allocate(_ model: TransformerModel, calibration: CalibrationSet?, sourceSHA256: String, reused: ImportanceProgress?, layers: LayerSource?,
+                          decoderParameters: Int, checkpoints: PruneCheckpoints?, progress: @escaping (String) -> Void) throws -> AllocatedRatios? {
+        guard allocation.allocation != .uniform, let calibration else { return nil }
+        let windows = calibration.windows
+        let identity = importanceIdentity(sourceSHA256: sourceSHA256, calibration: calibration)
         let start = monotonicSeconds()
-        progress("allocation \(allocation.allocation.rawValue): mask gradients of the dense model on \(windows.count) windows")
-        let saved = try checkpoints?.restoreAllocation()
-        if let saved { progress("allocation: resumed after \(saved.windowsDone)/\(windows.count) windows from \(checkpoints!.folder.path)") }
+        let saved: ImportanceProgress?
+        if let reused, let importanceSource {
+            saved = reused
+            progress("allocation \(allocation.allocation.rawValue): the gradient sums of \(windows.count) windows from \(importanceSource)")
+        } else {
+            progress("allocation \(allocation.allocation.rawValue): mask gradients of the dense model on \(windows.count) windows")
+            saved = try checkpoints?.restoreAllocation()
+            if let saved { progress("allocation: resumed after \(saved.windowsDone)/\(windows.count) windows from \(checkpoints!.folder.path)") }
+        }
+        var finished = saved
         let importance = try MaskImportance.estimate(model, windows: windows, settings: allocation, layers: layers, resume: saved,
-                                                     save: { try checkpoints?.saveAllocation($0, complete: $1) }) { done, total in
+                                                     save: { state, complete in
+                                                         finished = state
+                                                         try checkpoints?.saveAllocation(state, complete: complete)
+                                                     }) { done, total in
             progress(String(format: "allocation: %d/%d windows (%.1f s)", done, total, monotonicSeconds() - start))
         }
         let ratios = try GlobalAllocation.ratios(importance.allocationLayers, target: ratio.value, decoderParameters: decoderParameters,
                                                  settings: allocation)
         progress("allocation: attention ratios " + ratios.map { String(format: "%.2f", $0.attention) }.joined(separator: " "))
         progress("allocation: MLP ratios " + ratios.map { String(format: "%.2f", $0.mlp) }.joined(separator: " "))
-        return AllocatedRatios(importance: importance, ratios: ratios)
+        guard let finished else { throw PruningError("the gradient pass ended without its sums (no calibration windows?)") }
+        return AllocatedRatios(importance: importance, ratios: ratios, estimate: SavedImportance(identity: identity, progress: finished),
+                               reusedFrom: importanceSource)
+    }
+
+    /// What decides a gradient pass's sums on this model and these windows.
+    private func importanceIdentity(sourceSHA256: String, calibration: CalibrationSet) -> SavedImportance.Identity {
+        SavedImportance.Identity(modelSHA256: sourceSHA256, calibration: calibration.settings, calibrationSHA256: calibration.sourceSHA256,
+                                 offsets: calibration.offsets, groupSize: allocation.groupSize)
+    }
+
+    /// `importanceSource`'s sums, or why they cannot stand in for this run's gradient pass.
+    private func reusedImportance(identity: SavedImportance.Identity) throws -> ImportanceProgress? {
+        guard let importanceSource else { return nil }
+        let reused = try SavedImportance.read(importanceSource)
+        if let problem = reused.mismatch(with: identity, allocation: allocation.allocation) { throw PruningError("\(importanceSource): \(problem)") }
+        return reused.progress
     }
 
     /// Counts of a streamed model: the parts outside the layers, and the finished layers.
@@ -151,6 +191,9 @@ public struct PruningJob {
         return ParameterCounts(total: outside.total + decoder, decoderLayers: decoder, embedding: outside.embedding, head: outside.head,
                                shortcuts: layers.reduce(0) { $0 + $1.shortcuts })
     }
+
+    /// Whether this prune measures mask gradients (a global allocation not given `--importance`).
+    var runsGradientPass: Bool { allocation.allocation != .uniform && importanceSource == nil }
 
     /// `statistics.h5` and `pruning.json` beside the weights; `metadata` gets the write's
     /// time and the peak memory.
@@ -190,7 +233,7 @@ public struct PruningJob {
         let statistics = 8 * 7 * max(f * f, heads * heads, d * d) / 4
         let rows = sequencesPerGroup * calibration.seqlen
         let prune = streamBytes(config, rows: tokens) + statistics + RunMemory.forwardBytes(config, rows: rows, keys: calibration.seqlen, threads: threads)
-        return allocation.allocation == .uniform ? prune : max(prune, gradientPassBytes(config, seqlen: calibration.seqlen, threads: threads))
+        return runsGradientPass ? max(prune, gradientPassBytes(config, seqlen: calibration.seqlen, threads: threads)) : prune
     }
 
     /// The allocation's reverse pass over one window of `seqlen` tokens, before the prune
@@ -257,6 +300,10 @@ public struct PruningJob {
 struct AllocatedRatios {
     let importance: MaskImportance
     let ratios: [ModuleRatios]
+    /// The gradient sums, kept as the output's `importance.h5`.
+    let estimate: SavedImportance
+    /// The `--importance` they came from, if they were not measured by this run.
+    let reusedFrom: String?
 
     /// Into `statistics.h5` beside what the method measured, per layer: the importances the
     /// allocation ranked and the ratios it set.

@@ -67,8 +67,12 @@ public struct PruningMetadata: Codable, Sendable {
         /// The dense model's mean loss on the calibration sequences (the gradient pass's; nil
         /// for uniform).
         public let calibrationLoss: Double?
+        /// The `--importance` whose gradient sums the allocation spent (nil: measured by this
+        /// run, or uniform).
+        public let importanceFrom: String?
         enum CodingKeys: String, CodingKey {
             case settings, attentionRatios = "attention_ratios", mlpRatios = "mlp_ratios", calibrationLoss = "calibration_loss"
+            case importanceFrom = "importance_from"
         }
     }
     public let harnessVersion: String

@@ -37,7 +37,7 @@ extension PruningJob {
             work.writtenBytes += spilled
             work.loadedBytes += 2 * spilled
         }
-        if allocation.allocation != .uniform {
+        if runsGradientPass {
             // The allocation's reverse pass, one window at a time: the forward pass; Q, K, V
             // and gate/up again; input gradients of every linear (as many flops as its
             // forward); the attention's reverse (P again, dP, dQ, dK, dV: 2.5 forwards of

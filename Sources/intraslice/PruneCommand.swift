@@ -93,7 +93,8 @@ extension Prune {
                        calibration: calibration.settings,
                        options: MethodOptions(sliceHead: sliceHead, mlpCompensation: !noMLPCompensation),
                        sequencesPerGroup: calibration.calBatch, checkpointInterval: noCheckpoints ? nil : checkpointInterval,
-                       allocation: try allocation.settings(method: method, ratioKind: RatioKind(rawValue: ratioKind)!))
+                       allocation: try allocation.settings(method: method, ratioKind: RatioKind(rawValue: ratioKind)!),
+                       importanceSource: allocation.importance)
     }
 
     /// SliceGPT folds every layer's norms first, so it needs the model resident.
@@ -116,6 +117,8 @@ struct AllocationOptions: ParsableArguments {
     @Option(help: "Global allocation: share of the ratio the MLP neurons carry before attention takes the rest (--global_bias).") var mlpShare = 1.0
     @Option(help: "Global allocation: the largest ratio any layer's attention or MLP gets.") var allocationCap = 0.8
     @Option(help: "Global allocation: calibration sequences whose gradients are summed before squaring.") var allocationGroup = 8
+    @Option(help: "Global allocation: spend the gradient sums of an earlier prune (its folder or importance.h5; same model and calibration) instead of running the gradient pass.")
+    var importance: String?
 
     func validate() throws {
         if let allocation, Allocation(rawValue: allocation) == nil {

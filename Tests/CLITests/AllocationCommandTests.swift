@@ -14,11 +14,13 @@ final class AllocationCommandTests: XCTestCase {
         }
     }
 
+    func pruneArguments(_ method: String, allocation: String?, ratio: String = "0.3", into output: String) -> [String] {
+        ["prune", "--method", method, "--ratio", ratio, "--ratio-kind", "params", "--calibration", "wiki", "--cal-samples", "8",
+         "--cal-seqlen", "128", "--output", output, "--threads", "2", "--no-checkpoints", "--json"] + (allocation.map { ["--allocation", $0] } ?? [])
+    }
+
     func prune(_ method: String, allocation: String?, into output: String) throws -> [String: Any] {
-        var arguments = ["prune", "--method", method, "--ratio", "0.3", "--ratio-kind", "params", "--calibration", "wiki",
-                         "--cal-samples", "8", "--cal-seqlen", "128", "--output", output, "--threads", "2", "--no-checkpoints", "--json"]
-        if let allocation { arguments += ["--allocation", allocation] }
-        let run = try runProgram(executable, arguments)
+        let run = try runProgram(executable, pruneArguments(method, allocation: allocation, into: output))
         XCTAssertEqual(run.status, 0, run.stderr)
         return try lastJSONObject(run.stdout)
     }
@@ -99,6 +101,55 @@ extension AllocationCommandTests {
                                "\(other.lastPathComponent)/\(file)")
             }
             XCTAssertEqual(try allocation(first), try allocation(other), other.lastPathComponent)
+        }
+    }
+
+    /// A global_pca prune leaves its gradient sums in importance.h5; given as --importance,
+    /// they serve a global prune at another ratio and a global_pca one at the same ratio
+    /// without a gradient pass, with the weights and allocation of runs that measured them.
+    /// Sums from other calibration windows, sums without the PCA covariances for global_pca,
+    /// and --importance with the uniform allocation are refused, naming the file.
+    func testAnEarlierPrunesImportanceServesOtherRatiosAndAllocationsBitIdentically() throws {
+        let folder = try makeTemporaryFolder("allocation-importance")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let path = { (name: String) in folder.appendingPathComponent(name) }
+        func run(_ arguments: [String]) throws -> (stderr: String, status: Int32) {
+            let run = try runProgram(executable, arguments)
+            return (run.stderr, run.status)
+        }
+        let measured = [("pca", "global_pca", "0.3"), ("global", "global", "0.2")]
+        for (name, allocation, ratio) in measured {
+            let made = try run(pruneArguments("intraslice", allocation: allocation, ratio: ratio, into: path(name).path))
+            XCTAssertEqual(made.status, 0, made.stderr)
+            XCTAssertTrue(FileManager.default.fileExists(atPath: path(name).appendingPathComponent("importance.h5").path))
+        }
+        let source = path("pca").appendingPathComponent("importance.h5").path
+        for (name, kind, ratio) in measured {
+            let reused = try run(pruneArguments("intraslice", allocation: kind, ratio: ratio, into: path(name + "-reused").path) + ["--importance", source])
+            XCTAssertEqual(reused.status, 0, reused.stderr)
+            XCTAssertTrue(reused.stderr.contains("the gradient sums of 8 windows from \(source)"), reused.stderr)
+            XCTAssertFalse(reused.stderr.contains("mask gradients of the dense model"), reused.stderr)
+            XCTAssertEqual(try Data(contentsOf: path(name).appendingPathComponent("model.safetensors")),
+                           try Data(contentsOf: path(name + "-reused").appendingPathComponent("model.safetensors")), name)
+            let original = try allocation(path(name)).mutableCopy() as! NSMutableDictionary
+            let copy = try allocation(path(name + "-reused")).mutableCopy() as! NSMutableDictionary
+            XCTAssertEqual(copy["importance_from"] as? String, source)
+            copy.removeObject(forKey: "importance_from")
+            XCTAssertEqual(original, copy, name)
+        }
+        let refusals: [([String], String)] = [
+            (pruneArguments("intraslice", allocation: "global_pca", into: path("no-pca").path) + ["--importance", path("global").path],
+             "\(path("global").path): it lacks the PCA covariances global_pca needs"),
+            (pruneArguments("intraslice", allocation: "global", into: path("other-seed").path) + ["--importance", source, "--seed", "1"],
+             "\(source): it was made on other calibration windows"),
+            (pruneArguments("intraslice", allocation: "uniform", into: path("uniform").path) + ["--importance", source],
+             "--importance feeds a global allocation"),
+        ]
+        for (arguments, message) in refusals {
+            let refused = try run(arguments)
+            XCTAssertNotEqual(refused.status, 0)
+            XCTAssertTrue(refused.stderr.contains(message), refused.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: arguments[arguments.firstIndex(of: "--output")! + 1]))
         }
     }
 
