@@ -12,28 +12,12 @@ public struct AllocationPlot {
         let target: Double
     }
 
-    /// The part of `pruning.json` the plot reads.
-    private struct Record: Decodable {
-        struct Allocation: Decodable {
-            struct Settings: Decodable { let allocation: String }
-            let settings: Settings
-            let attentionRatios: [Double]
-            let mlpRatios: [Double]
-            enum CodingKeys: String, CodingKey { case settings, attentionRatios = "attention_ratios", mlpRatios = "mlp_ratios" }
-        }
-        let method: String
-        let ratio: Double
-        let allocation: Allocation?
-    }
-
     let series: [Series]
 
     public init(folders: [String]) throws {
         series = try folders.map { folder in
             let path = "\(folder)/pruning.json"
-            guard let data = try? RegularFile.read(path) else { throw ReportError("\(path): cannot be read") }
-            let record: Record
-            do { record = try JSONDecoder().decode(Record.self, from: data) } catch { throw ReportError("\(path): not a pruning.json (\(error))") }
+            let record = try PruningMetadata.read(path)
             guard let allocation = record.allocation else {
                 throw ReportError("\(path): no allocation recorded (written before allocations existed; re-create it with intraslice prune)")
             }

@@ -30,7 +30,7 @@ struct GridCells {
         guard !names.isEmpty else { throw ReportError("\(folder): no cell folder holds a \(file)") }
         let metadata = try names.map { name -> PruningMetadata? in
             let path = "\(folder)/\(name)/pruning.json"
-            return FileManager.default.fileExists(atPath: path) ? try PruningMetadata(path: path) : nil
+            return FileManager.default.fileExists(atPath: path) ? try PruningMetadata.read(path) : nil
         }
         let sources = Set(metadata.compactMap { $0?.source })
         guard sources.count <= 1 else {
@@ -91,47 +91,45 @@ struct GridCells {
 }
 
 /// Exact parameter counts by part, as `pruning.json` gives them.
-struct ParameterCounts: Hashable {
+struct ParameterCounts: Hashable, Decodable {
     var total, decoderLayers, embedding, head, shortcuts: Int
+    enum CodingKeys: String, CodingKey { case total, decoderLayers = "decoder_layers", embedding, head, shortcuts }
 }
 
 /// The part of a pruned folder's `pruning.json` a report reads.
-struct PruningMetadata {
+struct PruningMetadata: Decodable {
     let method: String
     let ratio: Double
     let ratioKind: String
     let decoderReduction: Double
     let before, after: ParameterCounts
     let source: Source
+    /// Absent in folders written before allocations existed.
+    let allocation: Allocation?
 
-    struct Source: Hashable { let name, sha256: String }
+    struct Source: Hashable, Decodable { let name, sha256: String }
+
+    struct Allocation: Decodable {
+        struct Settings: Decodable { let allocation: String }
+        let settings: Settings
+        let attentionRatios: [Double]
+        let mlpRatios: [Double]
+        enum CodingKeys: String, CodingKey { case settings, attentionRatios = "attention_ratios", mlpRatios = "mlp_ratios" }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case method, ratio, ratioKind = "ratio_kind", decoderReduction = "decoder_reduction", before = "parameters_before",
+             after = "parameters_after", source = "source_model", allocation
+    }
 
     /// "slicegpt 25 % (params)".
     var label: String { String(format: "%@ %.0f %% (%@)", method, ratio * 100, ratioKind) }
 
-    init(path: String) throws {
-        guard let data = try? RegularFile.read(path),
-              let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw ReportError("\(path): not a JSON object")
+    static func read(_ path: String) throws -> PruningMetadata {
+        guard let data = try? RegularFile.read(path) else { throw ReportError("\(path): cannot be read") }
+        do { return try JSONDecoder().decode(PruningMetadata.self, from: data) } catch {
+            throw ReportError("\(path): not a pruning.json (\(describeDecodingFailure(error)))")
         }
-        func field<T>(_ name: String, in object: [String: Any]? = nil) throws -> T {
-            guard let value = (object ?? json)[name] as? T else { throw ReportError("\(path): no \(name) of the expected type") }
-            return value
-        }
-        func counts(_ name: String) throws -> ParameterCounts {
-            let part: [String: Any] = try field(name)
-            return .init(total: try field("total", in: part), decoderLayers: try field("decoder_layers", in: part),
-                         embedding: try field("embedding", in: part), head: try field("head", in: part),
-                         shortcuts: try field("shortcuts", in: part))
-        }
-        method = try field("method")
-        ratio = try field("ratio")
-        ratioKind = try field("ratio_kind")
-        decoderReduction = try field("decoder_reduction")
-        before = try counts("parameters_before")
-        after = try counts("parameters_after")
-        let source: [String: Any] = try field("source_model")
-        self.source = Source(name: try field("name", in: source), sha256: try field("sha256", in: source))
     }
 }
 
