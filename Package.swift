@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 // The layers of the harness, each a target that depends only on the ones above it:
 // C libraries (BLAS, LAPACKE, HDF5, zlib) → LinAlg → H5Store → ModelIO → Transformer →
-// Datasets → Pruning → Evaluation → Reports → the `intraslice` command-line tool.
+// Datasets → Pruning → Evaluation → Experiments → Reports → the `intraslice` command-line tool.
 import PackageDescription
 
 // The forward pass's element-wise kernels (softmax, activations, norms) are SIMD code. On
@@ -23,6 +23,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // System libraries. Debian packages: libopenblas-dev, liblapacke-dev, libhdf5-dev, zlib1g-dev.
@@ -42,9 +43,12 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["CZlib", "Transformer", "ModelIO", "H5Store", "LinAlg"]),
         .target(name: "Pruning", dependencies: ["Datasets", "Transformer", "ModelIO", "H5Store", "LinAlg"]),
         .target(name: "Evaluation", dependencies: ["Pruning", "Datasets", "Transformer", "ModelIO", "H5Store", "LinAlg"]),
+        .target(name: "Experiments", dependencies: [
+            "Evaluation", "Pruning", "Datasets", "ModelIO", "H5Store", .product(name: "Yams", package: "Yams"),
+        ]),
         .target(name: "Reports", dependencies: ["Evaluation", "H5Store"]),
         .executableTarget(name: "intraslice", dependencies: [
-            "Reports", "Evaluation", "Pruning", "Datasets", "Transformer", "ModelIO", "H5Store", "LinAlg",
+            "Reports", "Experiments", "Evaluation", "Pruning", "Datasets", "Transformer", "ModelIO", "H5Store", "LinAlg",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -67,6 +71,7 @@ let package = Package(
         .testTarget(name: "TransformerTests", dependencies: ["Transformer", "ModelIO", "LinAlg", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "Evaluation", "Datasets", "Transformer", "ModelIO", "LinAlg", "H5Store", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "Transformer", "ModelIO", "LinAlg", "TestSupport"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Pruning", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "H5Store", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["intraslice", "H5Store", "LinAlg", "ModelIO", "TestSupport"]),
     ],

@@ -1,0 +1,157 @@
+import Pruning
+
+/// One study, as an `Experiments/*.yaml` file describes it: a grid of models × methods ×
+/// ratios × calibration seeds, each cell pruned once and evaluated by every evaluation
+/// listed, plus the dense model of each. Keys are the file's (snake case); README
+/// "Experiment configs" is the schema.
+public struct ExperimentConfig: Codable, Equatable, Sendable {
+    public var name: String
+    public var description: String?
+    /// Registry names or paths (GGUF files, HuggingFace folders).
+    public var models: [String]
+    public var methods: [MethodEntry]
+    public var ratios: [Double]
+    public var ratioKind: RatioKind
+    public var calibration: CalibrationEntry
+    public var evaluations: Evaluations
+
+    enum CodingKeys: String, CodingKey {
+        case name, description, models, methods, ratios, ratioKind = "ratio_kind", calibration, evaluations
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        description = try c.decodeIfPresent(String.self, forKey: .description)
+        models = try c.decode([String].self, forKey: .models)
+        methods = try c.decode([MethodEntry].self, forKey: .methods)
+        ratios = try c.decode([Double].self, forKey: .ratios)
+        ratioKind = try c.value(.ratioKind, default: .params)
+        calibration = try c.value(.calibration, default: CalibrationEntry())
+        evaluations = try c.decode(Evaluations.self, forKey: .evaluations)
+    }
+
+    /// A pruning method and how it is run; `- intraslice` is short for `- {method: intraslice}`.
+    public struct MethodEntry: Codable, Equatable, Sendable {
+        public var method: String
+        /// uniform, global or global_pca (default: the method's published one).
+        public var allocation: Allocation?
+        public var sliceHead: Bool?
+        public var mlpCompensation: Bool?
+
+        enum CodingKeys: String, CodingKey { case method, allocation, sliceHead = "slice_head", mlpCompensation = "mlp_compensation" }
+
+        public init(method: String, allocation: Allocation? = nil, sliceHead: Bool? = nil, mlpCompensation: Bool? = nil) {
+            self.method = method
+            self.allocation = allocation
+            self.sliceHead = sliceHead
+            self.mlpCompensation = mlpCompensation
+        }
+
+        public init(from decoder: Decoder) throws {
+            if let name = try? decoder.singleValueContainer().decode(String.self) {
+                self.init(method: name)
+                return
+            }
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(method: try c.decode(String.self, forKey: .method), allocation: try c.decodeIfPresent(Allocation.self, forKey: .allocation),
+                      sliceHead: try c.decodeIfPresent(Bool.self, forKey: .sliceHead),
+                      mlpCompensation: try c.decodeIfPresent(Bool.self, forKey: .mlpCompensation))
+        }
+
+        /// A name for the method as configured, unique within a grid: "intraslice",
+        /// "intraslice-global_pca", "slicegpt-slice_head".
+        public var label: String {
+            var parts = [method]
+            if let allocation { parts.append(allocation.rawValue) }
+            if sliceHead == true { parts.append("slice_head") }
+            if mlpCompensation == false { parts.append("no_mlp_compensation") }
+            return parts.joined(separator: "-")
+        }
+    }
+
+    public struct CalibrationEntry: Codable, Equatable, Sendable {
+        public var text: String = "wiki"
+        public var samples: Int = 128
+        public var seqlen: Int = 2048
+        public var sampling: String = "random"
+        /// One grid column per seed (the calibration windows' offsets).
+        public var seeds: [UInt64] = [0]
+
+        enum CodingKeys: String, CodingKey { case text, samples, seqlen, sampling, seeds }
+
+        init() {}
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            text = try c.value(.text, default: text)
+            samples = try c.value(.samples, default: samples)
+            seqlen = try c.value(.seqlen, default: seqlen)
+            sampling = try c.value(.sampling, default: sampling)
+            seeds = try c.value(.seeds, default: seeds)
+        }
+    }
+
+    public struct Evaluations: Codable, Equatable, Sendable {
+        public var perplexity: [PerplexityEntry]?
+        public var zeroshot: ZeroShotEntry?
+        public var latency: [LatencyEntry]?
+    }
+
+    public struct PerplexityEntry: Codable, Equatable, Sendable {
+        public var data: String = "wikitext2"
+        public var seqlen: Int = 2048
+        /// The first N windows (default: all).
+        public var windows: Int?
+
+        enum CodingKeys: String, CodingKey { case data, seqlen, windows }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            data = try c.value(.data, default: data)
+            seqlen = try c.value(.seqlen, default: seqlen)
+            windows = try c.decodeIfPresent(Int.self, forKey: .windows)
+        }
+    }
+
+    public struct ZeroShotEntry: Codable, Equatable, Sendable {
+        /// Task names, or `all` (the 7 tasks of IntraSlice's average).
+        public var tasks: [String] = ["all"]
+        /// The first N documents of each task (default: all).
+        public var limit: Int?
+
+        enum CodingKeys: String, CodingKey { case tasks, limit }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            tasks = try c.value(.tasks, default: tasks)
+            limit = try c.decodeIfPresent(Int.self, forKey: .limit)
+        }
+    }
+
+    /// One timed shape: `prefill` of `batch` × `length` tokens, or `decode` steps of `batch`
+    /// sequences at a cache of `length` tokens.
+    public struct LatencyEntry: Codable, Equatable, Sendable {
+        public enum Kind: String, Codable, Sendable { case prefill, decode }
+        public var kind: Kind
+        public var batch: Int = 1
+        public var length: Int
+
+        enum CodingKeys: String, CodingKey { case kind, batch, length }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            kind = try c.decode(Kind.self, forKey: .kind)
+            batch = try c.value(.batch, default: batch)
+            length = try c.decode(Int.self, forKey: .length)
+        }
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// The value at `key`, or `fallback` when the key is absent (a key present with the
+    /// wrong type is still an error).
+    func value<T: Decodable>(_ key: Key, default fallback: T) throws -> T {
+        try decodeIfPresent(T.self, forKey: key) ?? fallback
+    }
+}

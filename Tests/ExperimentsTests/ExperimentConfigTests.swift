@@ -1,0 +1,78 @@
+@testable import Experiments
+import Pruning
+import XCTest
+
+/// `Experiments/*.yaml`: the schema with its defaults and shorthand, the refusals (each
+/// naming the file and the offending key or value), and the grid a config expands to.
+final class ExperimentConfigTests: XCTestCase {
+    let minimal = """
+        name: study
+        models: [smollm2-135m]
+        methods: [magnitude, {method: intraslice, allocation: global_pca}]
+        ratios: [0.2, 0.3]
+        evaluations:
+          perplexity: [{seqlen: 512, windows: 4}]
+        """
+
+    func testDefaultsAndShorthandAreFilledIn() throws {
+        let config = try ExperimentConfig.parse(minimal, file: "study.yaml")
+        XCTAssertEqual(config.ratioKind, .params)
+        XCTAssertEqual(config.methods, [.init(method: "magnitude"), .init(method: "intraslice", allocation: .globalPCA)])
+        XCTAssertEqual(config.calibration, ExperimentConfig.CalibrationEntry())
+        XCTAssertEqual(config.calibration.samples, 128)
+        XCTAssertEqual(config.evaluations.perplexity?.first?.data, "wikitext2")
+        XCTAssertEqual(config.evaluations.perplexity?.first?.seqlen, 512)
+        XCTAssertNil(config.evaluations.zeroshot)
+    }
+
+    func testAnUnknownKeyIsRefusedWithItsPlaceAndLine() {
+        let misspelt = minimal + "\n  zeroshot: {tasks: [piqa], limt: 10}"
+        XCTAssertThrowsError(try ExperimentConfig.parse(misspelt, file: "study.yaml")) {
+            XCTAssertEqual("\($0)", "study.yaml: line 7: unknown key 'limt' in evaluations.zeroshot (README, \"Experiment configs\", lists the keys)")
+        }
+        XCTAssertThrowsError(try ExperimentConfig.parse(minimal + "\nseed: 3", file: "study.yaml")) {
+            XCTAssertTrue("\($0)".hasPrefix("study.yaml: line 7: unknown key 'seed' at the top level"), "\($0)")
+        }
+        let inMethod = minimal.replacingOccurrences(of: "allocation: global_pca", with: "alocation: global_pca")
+        XCTAssertThrowsError(try ExperimentConfig.parse(inMethod, file: "study.yaml")) {
+            XCTAssertTrue("\($0)".contains("unknown key 'alocation' in methods.[1]"), "\($0)")
+        }
+    }
+
+    func testBadValuesAreRefusedNamingThem() {
+        let cases: [(String, String, String)] = [
+            ("methods: [magnitude,", "methods: [magnitud,", "unknown method 'magnitud' in methods[0] (known: magnitude, wanda, slicegpt, intraslice)"),
+            ("ratios: [0.2, 0.3]", "ratios: [0.2, 0.99]", "ratio 0.99 is outside (0, 0.95]"),
+            ("models: [smollm2-135m]", "models: [no-such-model]", "unknown model 'no-such-model'"),
+            ("{method: intraslice, allocation: global_pca}", "{method: slicegpt, allocation: global}", "methods[1]: allocation global applies to"),
+            ("{method: intraslice, allocation: global_pca}", "{method: intraslice, allocation: best}", "'methods[1].allocation'"),
+            ("windows: 4", "windows: four", "'evaluations.perplexity[0].windows' is not"),
+            ("name: study", "name: ../up", "name '../up' must be"),
+        ]
+        for (from, to, message) in cases {
+            let text = minimal.replacingOccurrences(of: from, with: to)
+            XCTAssertNotEqual(text, minimal, from)
+            XCTAssertThrowsError(try ExperimentConfig.parse(text, file: "study.yaml"), to) {
+                XCTAssertTrue("\($0)".hasPrefix("study.yaml: ") && "\($0)".contains(message), "\($0)")
+            }
+        }
+        XCTAssertThrowsError(try ExperimentConfig.parse(minimal + "\n  zeroshot: {tasks: [piqa, mmlu]}", file: "s.yaml")) {
+            XCTAssertTrue("\($0)".contains("unknown zero-shot task 'mmlu'"), "\($0)")
+        }
+        XCTAssertThrowsError(try ExperimentConfig.parse("models: [", file: "s.yaml")) { XCTAssertTrue("\($0)".hasPrefix("s.yaml: not valid YAML"), "\($0)") }
+        XCTAssertThrowsError(try ExperimentConfig.parse("", file: "s.yaml")) { XCTAssertTrue("\($0)".hasPrefix("s.yaml: empty"), "\($0)") }
+    }
+
+    func testTheGridHasADenseCellPerModelAndShardsPartitionIt() throws {
+        var config = try ExperimentConfig.parse(minimal, file: "study.yaml")
+        config.calibration.seeds = [0, 1]
+        let grid = ExperimentGrid(config)
+        XCTAssertEqual(grid.cells.count, 1 + 2 * 2 * 2)
+        XCTAssertEqual(grid.cells.first?.id, "smollm2-135m/dense")
+        XCTAssertEqual(grid.cells.last?.id, "smollm2-135m/intraslice-global_pca-p0.30-s1")
+        XCTAssertEqual(Set(grid.cells.map(\.id)).count, grid.cells.count)
+        let shards = (0..<3).map { grid.shard($0, of: 3) }
+        XCTAssertEqual(shards.map(\.count), [3, 3, 3])
+        XCTAssertEqual(Set(shards.flatMap { $0.map(\.id) }), Set(grid.cells.map(\.id)))
+    }
+}
