@@ -36,6 +36,9 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
 
+        // Process control (prctl) for the experiment runner's steps; no library to link.
+        .systemLibrary(name: "CProcess", path: "Sources/CProcess"),
+
         .target(name: "LinAlg", dependencies: ["CCBLAS", "CLAPACKE"]),
         .target(name: "H5Store", dependencies: ["CHDF5", "LinAlg"]),
         .target(name: "ModelIO", dependencies: ["H5Store", "LinAlg"]),
@@ -44,7 +47,7 @@ let package = Package(
         .target(name: "Pruning", dependencies: ["Datasets", "Transformer", "ModelIO", "H5Store", "LinAlg"]),
         .target(name: "Evaluation", dependencies: ["Pruning", "Datasets", "Transformer", "ModelIO", "H5Store", "LinAlg"]),
         .target(name: "Experiments", dependencies: [
-            "Evaluation", "Pruning", "Datasets", "ModelIO", "H5Store", .product(name: "Yams", package: "Yams"),
+            "CProcess", "Evaluation", "Pruning", "Datasets", "ModelIO", "H5Store", "LinAlg", .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "Reports", dependencies: ["Evaluation", "H5Store"]),
         .executableTarget(name: "intraslice", dependencies: [

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Experiments
 import Foundation
 import H5Store
 import LinAlg
@@ -9,7 +10,7 @@ struct Intraslice: ParsableCommand {
         commandName: "intraslice",
         abstract: "Structured pruning of large language models: IntraSlice, SliceGPT and baselines, evaluated on a CPU.",
         version: HarnessVersion.current,
-        subcommands: [Prune.self, Plan.self, Export.self, Synth.self, Eval.self, Report.self, Tokenize.self, Generate.self, Bench.self, Assets.self]
+        subcommands: [Prune.self, Plan.self, Export.self, Synth.self, Eval.self, Report.self, Tokenize.self, Generate.self, Bench.self, Experiment.self, Assets.self]
     )
 }
 
@@ -18,6 +19,7 @@ struct Intraslice: ParsableCommand {
 @main
 enum Main {
     static func main() {
+        CommandStep.dieWithParentIfAsked()
         let missing = CPUFeatures.missing(from: CPUFeatures.current)
         guard missing.isEmpty else {
             let message = "/proc/cpuinfo: this build's kernels need x86-64-v3 (AVX2, FMA); the CPU lacks \(missing.joined(separator: ", "))"

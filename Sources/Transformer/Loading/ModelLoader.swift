@@ -51,11 +51,13 @@ public struct LoadedModel {
 
     /// SHA-256 of the checkpoint, for provenance (computed on request: it reads every
     /// byte). For a folder, the hash of the sorted "file name  file hash" lines of its
-    /// config, tokenizer and safetensors files.
+    /// config, tokenizer and safetensors files; a pruned folder's `pruning.json` is left
+    /// out, being the record of how it was made (its times differ from run to run), not
+    /// part of the model, so the same prune repeated has the same hash.
     public func checkpointSHA256() throws -> String {
         guard ModelLoader.isFolder(path) else { return try SHA256.hex(ofFile: path) }
         let names = try FileManager.default.contentsOfDirectory(atPath: path)
-            .filter { $0.hasSuffix(".json") || $0.hasSuffix(".safetensors") }.sorted()
+            .filter { ($0.hasSuffix(".json") || $0.hasSuffix(".safetensors")) && $0 != "pruning.json" }.sorted()
         let lines = try names.map { "\($0)  \(try SHA256.hex(ofFile: (path as NSString).appendingPathComponent($0)))\n" }
         return SHA256.hex(of: Data(lines.joined().utf8))
     }
