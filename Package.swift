@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "Experiments", dependencies: [
             "CProcess", "Evaluation", "Pruning", "Datasets", "ModelIO", "H5Store", "LinAlg", .product(name: "Yams", package: "Yams"),
         ]),
-        .target(name: "Reports", dependencies: ["Evaluation", "H5Store"]),
+        .target(name: "Reports", dependencies: ["Experiments", "Evaluation", "H5Store"]),
         .executableTarget(name: "intraslice", dependencies: [
             "Reports", "Experiments", "Evaluation", "Pruning", "Datasets", "Transformer", "ModelIO", "H5Store", "LinAlg",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "Evaluation", "Datasets", "Transformer", "ModelIO", "LinAlg", "H5Store", "TestSupport"]),
         .testTarget(name: "EvaluationTests", dependencies: ["Evaluation", "Datasets", "Transformer", "ModelIO", "LinAlg", "TestSupport"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Pruning", "TestSupport"]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "H5Store", "TestSupport"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Experiments", "H5Store", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: ["intraslice", "H5Store", "LinAlg", "ModelIO", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,12 +1,14 @@
 import ArgumentParser
 import Experiments
 import Foundation
+import H5Store
+import Reports
 
 struct Experiment: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "experiment",
         abstract: "Studies from a YAML config (Experiments/*.yaml): a grid of models × methods × ratios × seeds, pruned and evaluated.",
-        subcommands: [ExperimentRun.self, ExperimentMergeCommand.self]
+        subcommands: [ExperimentRun.self, ExperimentMergeCommand.self, ExperimentReport.self]
     )
 }
 
@@ -73,5 +75,54 @@ struct ExperimentMergeCommand: ParsableCommand {
             JSONOutput.emit(["command": "experiment merge", "folders": folders, "results": results, "merged": summary.merged,
                              "there_before": summary.alreadyThere, "unfinished": summary.unfinished])
         }
+    }
+}
+
+struct ExperimentReport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Renders an experiment's tables (perplexity, zero-shot, speed) from its results folder.",
+        discussion: "md and tex write one file holding every table; csv writes one file per table into the --output folder."
+    )
+
+    @Argument(help: "The results folder.") var results: String
+    @Option(help: "md, tex or csv.") var format: String
+    @Option(help: "The file (md, tex) or folder (csv) to write.") var output: String
+    @Flag(help: "Add each zero-shot accuracy's standard error.") var standardErrors = false
+    @OptionGroup var outputOptions: OutputOptions
+
+    func validate() throws {
+        guard ["md", "tex", "csv"].contains(format) else { throw ValidationError("--format must be md, tex or csv, got '\(format)'") }
+    }
+
+    func run() throws {
+        let loaded = try ExperimentResults.load(URL(fileURLWithPath: results))
+        let tables = ExperimentTables(loaded).all(standardErrors: standardErrors)
+        var written: [String] = []
+        switch format {
+        case "csv":
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+            for (i, table) in tables.enumerated() {
+                let path = (output as NSString).appendingPathComponent(String(format: "%02d-", i + 1) + slug(table.title) + ".csv")
+                try OutputFile(path).write(Data(table.csv.utf8))
+                written.append(path)
+            }
+        default:
+            let text = tables.map { format == "md" ? $0.markdown : $0.latex }.joined(separator: "\n")
+            try OutputFile(output).write(Data(text.utf8))
+            written.append(output)
+        }
+        let missing = loaded.unfinished.isEmpty ? "" : "; \(loaded.unfinished.count) cells unfinished: \(loaded.unfinished.joined(separator: ", "))"
+        print("\(tables.count) tables from \(loaded.cells.count) cells of \(loaded.config.name) into \(output)\(missing)")
+        if outputOptions.json {
+            JSONOutput.emit(["command": "experiment report", "results": results, "format": format, "files": written, "tables": tables.count,
+                             "unfinished": loaded.unfinished])
+        }
+    }
+
+    /// A title as a file name: lower-case letters, digits and dashes.
+    private func slug(_ title: String) -> String {
+        let mapped = title.lowercased().map { $0.isLetter && $0.isASCII || $0.isNumber ? $0 : "-" }
+        return String(mapped).split(separator: "-").prefix(8).joined(separator: "-")
     }
 }

@@ -1,0 +1,157 @@
+import Experiments
+import Foundation
+
+/// The paper-style tables of an experiment's results, from its cell records alone: per
+/// model, perplexity (rows methods, columns ratios, each with the pruned model's parameter
+/// count), zero-shot accuracy (one column per task and the SliceGPT 5-task and IntraSlice
+/// 7-task averages) and speed (each latency shape's speedup over the dense cell of the
+/// same run, beside the parameter reduction). Cells of several calibration seeds show the
+/// mean over seeds ± their standard deviation.
+public struct ExperimentTables {
+    public let results: ExperimentResults
+
+    public init(_ results: ExperimentResults) { self.results = results }
+
+    /// Every table the results allow, model by model.
+    public func all(standardErrors: Bool = false) -> [TextTable] {
+        results.config.models.flatMap { model in
+            perplexity(model: model) + (zeroShot(model: model, standardErrors: standardErrors).map { [$0] } ?? [])
+                + (speed(model: model).map { [$0] } ?? [])
+        }
+    }
+
+    /// A method as configured and a ratio: the cells of its seeds.
+    struct Group {
+        let label: String
+        let ratio: Double?
+        let cells: [CellRecord]
+    }
+
+    /// The dense cell, then methods in config order, ratios ascending.
+    func groups(model: String) -> [Group] {
+        let cells = results.cells.filter { $0.model == model }
+        var groups = [Group(label: "dense", ratio: nil, cells: cells.filter { $0.method == nil })]
+        for method in results.config.methods {
+            for ratio in results.config.ratios.sorted() {
+                groups.append(Group(label: method.label, ratio: ratio, cells: cells.filter { $0.method == method && $0.ratio == ratio }))
+            }
+        }
+        return groups.filter { !$0.cells.isEmpty }
+    }
+
+    func perplexity(model: String) -> [TextTable] {
+        let ratios = results.config.ratios.sorted()
+        let groups = groups(model: model)
+        return (results.config.evaluations.perplexity ?? []).enumerated().map { index, entry in
+            let columns = ["method", "dense ppl", "dense params"] + ratios.flatMap { ["\(percent($0)) ppl", "\(percent($0)) params"] }
+            var rows: [[String]] = []
+            let dense = groups.first { $0.ratio == nil }
+            let denseCells = dense.map { [statistic($0.cells.map { $0.perplexity[index].ppl }), parameters($0.cells)] } ?? ["", ""]
+            for label in ([dense == nil ? nil : "dense"] + results.config.methods.map(\.label)).compactMap({ $0 }) {
+                if label == "dense" {
+                    rows.append(["dense"] + denseCells + ratios.flatMap { _ in ["", ""] })
+                    continue
+                }
+                rows.append([label, "", ""] + ratios.flatMap { ratio -> [String] in
+                    guard let group = groups.first(where: { $0.label == label && $0.ratio == ratio }) else { return ["–", "–"] }
+                    return [statistic(group.cells.map { $0.perplexity[index].ppl }), parameters(group.cells)]
+                })
+            }
+            let windows = Set(results.cells.compactMap { $0.perplexity.indices.contains(index) ? $0.perplexity[index].windows : nil })
+            return TextTable(title: "\(model): \(entry.data) perplexity at L = \(entry.seqlen) (\(windows.sorted().map(String.init).joined(separator: "/")) windows), "
+                             + "ratios of decoder-layer parameters (\(results.config.ratioKind.rawValue))",
+                             columns: columns, rows: rows, notes: seedNote + ["params: all parameters of the model as stored (embedding and head included)."])
+        }
+    }
+
+    func zeroShot(model: String, standardErrors: Bool) -> TextTable? {
+        let groups = groups(model: model).filter { $0.cells.allSatisfy { $0.zeroshot != nil } }
+        guard let first = groups.first?.cells.first?.zeroshot else { return nil }
+        let tasks = ZeroShotColumns.order.filter { first.tasks[$0] != nil } + first.tasks.keys.filter { !ZeroShotColumns.order.contains($0) }.sorted()
+        let averages = [("avg 5 (SliceGPT)", \ZeroShotRecord.averageSliceGPT5), ("avg 7 (IntraSlice)", \ZeroShotRecord.averageIntraSlice7)]
+            .filter { first[keyPath: $0.1] != nil }
+        let columns = ["method", "ratio"] + tasks + averages.map(\.0)
+        let rows = groups.map { group -> [String] in
+            let records = group.cells.compactMap(\.zeroshot)
+            let taskCells = tasks.map { task -> String in
+                let values = records.compactMap { $0.tasks[task] }
+                guard values.count == records.count else { return "–" }
+                let text = statistic(values.map { 100 * $0.reported }, digits: 2)
+                return standardErrors && records.count == 1 ? text + String(format: " ± %.2f", 100 * values[0].reportedStderr) : text
+            }
+            let averageCells = averages.map { _, path in
+                let values = records.compactMap { $0[keyPath: path] }
+                return values.count == records.count ? statistic(values.map { 100 * $0 }, digits: 2) : "–"
+            }
+            return [group.label, group.ratio.map(percent) ?? "0 %"] + taskCells + averageCells
+        }
+        let documents = first.tasks.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.documents)" }.joined(separator: ", ")
+        var notes = ["Accuracy in %, each task's reported metric (acc_norm where the papers use it, else acc); documents per task: \(documents)."]
+        if standardErrors { notes.append("± is the binomial standard error of one run.") }
+        return TextTable(title: "\(model): zero-shot accuracy", columns: columns, rows: rows, notes: notes + seedNote)
+    }
+
+    func speed(model: String) -> TextTable? {
+        let shapes = results.config.evaluations.latency ?? []
+        let groups = groups(model: model)
+        guard !shapes.isEmpty, let dense = groups.first(where: { $0.ratio == nil }), dense.cells.allSatisfy({ $0.latency.count == shapes.count }) else { return nil }
+        let denseSeconds = shapes.indices.map { i in median(dense.cells.map { $0.latency[i].medianSeconds }) }
+        let columns = ["method", "ratio", "decoder reduction", "params"] + shapes.map { "\($0.kind.rawValue) \($0.batch)×\($0.length)" }
+        let rows = groups.map { group -> [String] in
+            let reduction = group.cells.compactMap { $0.pruning?.decoderReduction }
+            let speedups = shapes.indices.map { i -> String in
+                guard group.cells.allSatisfy({ $0.latency.count == shapes.count }) else { return "–" }
+                if group.ratio == nil {
+                    let rate = median(group.cells.map { $0.latency[i].tokensPerSecond })
+                    return String(format: "%.1f tok/s", rate)
+                }
+                return String(format: "%.2f×", denseSeconds[i] / median(group.cells.map { $0.latency[i].medianSeconds }))
+            }
+            return [group.label, group.ratio.map(percent) ?? "0 %", reduction.isEmpty ? "0 %" : String(format: "%.2f %%", 100 * reduction[0]),
+                    parameters(group.cells)] + speedups
+        }
+        let threads = Set(results.cells.map(\.provenance.threads)).sorted().map(String.init).joined(separator: "/")
+        let cpus = Set(results.cells.map(\.provenance.cpu)).sorted().joined(separator: "; ")
+        return TextTable(title: "\(model): speed against the dense model in the same run", columns: columns, rows: rows,
+                         notes: ["Dense row: tokens per second; others: dense median time / pruned median time. \(threads) threads on \(cpus)."])
+    }
+
+    private var seedNote: [String] {
+        results.config.calibration.seeds.count > 1 ? ["Pruned cells: mean ± standard deviation over calibration seeds \(results.config.calibration.seeds.map(String.init).joined(separator: ", "))."] : []
+    }
+}
+
+/// The zero-shot tasks in the order the papers print them.
+enum ZeroShotColumns {
+    static let order = ["piqa", "hellaswag", "winogrande", "arc_easy", "arc_challenge", "boolq", "openbookqa", "lambada"]
+}
+
+/// "25 %".
+func percent(_ ratio: Double) -> String {
+    let value = 100 * ratio
+    return value.rounded() == value ? String(format: "%.0f %%", value) : String(format: "%.1f %%", value)
+}
+
+/// One value, or the mean ± standard deviation of several.
+func statistic(_ values: [Double], digits: Int = 2) -> String {
+    guard values.count > 1 else { return values.first.map { String(format: "%.\(digits)f", $0) } ?? "–" }
+    let mean = values.reduce(0, +) / Double(values.count)
+    let deviation = (values.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(values.count - 1)).squareRoot()
+    return String(format: "%.\(digits)f ± %.\(digits)f", mean, deviation)
+}
+
+extension ExperimentTables {
+    /// The model's stored parameter count after pruning; for the dense cell, the count
+    /// before pruning that its pruned cells recorded.
+    func parameters(_ cells: [CellRecord]) -> String {
+        if let pruning = cells.first?.pruning { return millions(pruning.parametersAfter.total) }
+        guard let model = cells.first?.model,
+              let before = results.cells.first(where: { $0.model == model && $0.pruning != nil })?.pruning?.parametersBefore else { return "–" }
+        return millions(before.total)
+    }
+}
+
+private func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}

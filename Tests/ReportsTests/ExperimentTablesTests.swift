@@ -1,0 +1,36 @@
+import Experiments
+import Foundation
+@testable import Reports
+import TestSupport
+import XCTest
+
+/// The experiment tables rendered from a fixed results folder (a real run of
+/// `Experiments/smoke.yaml`, its `experiment.json` and `cell.json` files) match golden
+/// files, in each format.
+final class ExperimentTablesTests: XCTestCase {
+    let fixtures = repositoryRoot.appendingPathComponent("Tests/ReportsTests/Fixtures")
+
+    func golden(_ name: String) throws -> String { try String(contentsOf: fixtures.appendingPathComponent(name), encoding: .utf8) }
+
+    func testTablesMatchTheGoldenFiles() throws {
+        let results = try ExperimentResults.load(fixtures.appendingPathComponent("experiment-smoke"))
+        XCTAssertEqual(results.cells.count, 5)
+        XCTAssertEqual(results.unfinished, [])
+        let tables = ExperimentTables(results)
+        XCTAssertEqual(tables.all().map(\.markdown).joined(separator: "\n"), try golden("experiment-smoke.md"))
+        XCTAssertEqual(tables.all(standardErrors: true).map(\.latex).joined(separator: "\n"), try golden("experiment-smoke.tex"))
+        XCTAssertEqual(tables.all()[1].csv, try golden("experiment-smoke-zeroshot.csv"))
+    }
+
+    /// Seeds are aggregated as mean ± sample standard deviation; a marked (reference) row
+    /// is set apart in every format; CSV quotes what needs quoting.
+    func testSeedsAggregateAndFormatsEscape() {
+        XCTAssertEqual(statistic([1, 2, 3]), "2.00 ± 1.00")
+        XCTAssertEqual(statistic([4.5]), "4.50")
+        let table = TextTable(title: "a_b 50 %", columns: ["x", "y"], rows: [["1", "say \"hi\", then"], ["2", "3"]], marked: [1])
+        XCTAssertTrue(table.latex.contains("\\caption{a\\_b 50 \\%}"))
+        XCTAssertTrue(table.latex.contains("\\textit{2} & \\textit{3} \\\\"))
+        XCTAssertTrue(table.markdown.contains("| *2* | *3* |"))
+        XCTAssertEqual(table.csv, "x,y,reference\n1,\"say \"\"hi\"\", then\",\n2,3,yes\n")
+    }
+}
