@@ -11,6 +11,8 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(dirname "$SCRIPT_DIR")
 # shellcheck source=lib/assets.sh source-path=SCRIPTDIR
 source "$SCRIPT_DIR/lib/assets.sh"
+# shellcheck source=lib/packages.sh source-path=SCRIPTDIR
+source "$SCRIPT_DIR/lib/packages.sh"
 
 usage() {
   cat <<EOF
@@ -57,27 +59,7 @@ python3 -m pip --version >/dev/null 2>&1 || packages+=(python3-pip)
 # Scripts/test.sh makes a throwaway venv for h5py; Debian splits venv support out.
 python3 -c "import ensurepip" >/dev/null 2>&1 || packages+=(python3-venv)
 
-if ! command -v dpkg-query >/dev/null 2>&1; then
-  note "warning: not a Debian system (no dpkg-query); install the equivalents of: ${packages[*]}"
-else
-  missing=()
-  for pkg in "${packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
-      missing+=("$pkg")
-  done
-  if ((${#missing[@]} == 0)); then
-    note "Debian packages: all present (${packages[*]})"
-  else
-    sudo=()
-    if ((EUID != 0)); then
-      command -v sudo >/dev/null 2>&1 || die "need root or sudo to install: ${missing[*]}"
-      sudo=(sudo)
-    fi
-    note "installing Debian packages: ${missing[*]}"
-    "${sudo[@]}" apt-get update
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
-  fi
-fi
+install_packages "${packages[@]}"
 
 # ---- 2. assets ------------------------------------------------------------------------
 "$SCRIPT_DIR/fetch-assets.sh" "${fetch_args[@]}"

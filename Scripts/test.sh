@@ -2,6 +2,7 @@
 # The whole test suite (the README's second command; .ci/run calls exactly this).
 #   1. Debian packages and assets, as Scripts/setup.sh installs them (no build, no main job),
 #      with all three models so the real-model tests cover every architecture,
+#      plus the packages only tests use (chromium, poppler-utils),
 #   2. a throwaway Python with h5py in the asset cache, outside the repository, so the
 #      tests can check that our HDF5 files open in h5py,
 #   3. swift test, in release mode with testing enabled: the real-model tests dequantize and
@@ -17,9 +18,14 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(dirname "$SCRIPT_DIR")
 # shellcheck source=lib/assets.sh source-path=SCRIPTDIR
 source "$SCRIPT_DIR/lib/assets.sh"
+# shellcheck source=lib/packages.sh source-path=SCRIPTDIR
+source "$SCRIPT_DIR/lib/packages.sh"
 CACHE=${INTRASLICE_CACHE:-$HOME/.cache/intraslice}
 
 "$SCRIPT_DIR/setup.sh" --no-build --all-models
+# What only tests use: a headless browser that renders the experiment report, and
+# pdftotext to read what it shows.
+install_packages chromium poppler-utils
 
 venv=$CACHE/venv-h5py
 if ! "$venv/bin/python" -c "import h5py" >/dev/null 2>&1; then

@@ -54,6 +54,17 @@ public struct TextTable: Equatable, Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// A `<table>` with its title as caption; marked rows carry class `reference`.
+    public var html: String {
+        var lines = ["<table>", "<caption>\(escape(title))</caption>", "<thead><tr>" + columns.map { "<th>\(escape($0))</th>" }.joined() + "</tr></thead>", "<tbody>"]
+        for (i, row) in rows.enumerated() {
+            lines.append((marked.contains(i) ? "<tr class=\"reference\">" : "<tr>") + row.map { "<td>\(escape($0))</td>" }.joined() + "</tr>")
+        }
+        lines.append("</tbody></table>")
+        if !notes.isEmpty { lines.append("<p class=\"note\">" + notes.map(escape).joined(separator: " ") + "</p>") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
     /// The header, then the rows; a last column `reference` says which rows are marked.
     public var csv: String {
         func quote(_ text: String) -> String {

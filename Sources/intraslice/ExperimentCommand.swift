@@ -81,32 +81,38 @@ struct ExperimentMergeCommand: ParsableCommand {
 struct ExperimentReport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
-        abstract: "Renders an experiment's tables (perplexity, zero-shot, speed) from its results folder.",
-        discussion: "md and tex write one file holding every table; csv writes one file per table into the --output folder."
+        abstract: "Renders an experiment's tables (perplexity, zero-shot, speed), plots and HTML report from its results folder.",
+        discussion: "md and tex write one file holding every table; csv writes one file per table into the --output folder; svg one file per plot into it; html one self-contained page."
     )
 
     @Argument(help: "The results folder.") var results: String
-    @Option(help: "md, tex or csv.") var format: String
-    @Option(help: "The file (md, tex) or folder (csv) to write.") var output: String
+    @Option(help: "md, tex, csv, svg or html.") var format: String
+    @Option(help: "The file (md, tex, html) or folder (csv, svg) to write.") var output: String
     @Flag(help: "Add each zero-shot accuracy's standard error.") var standardErrors = false
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
-        guard ["md", "tex", "csv"].contains(format) else { throw ValidationError("--format must be md, tex or csv, got '\(format)'") }
+        guard ["md", "tex", "csv", "svg", "html"].contains(format) else { throw ValidationError("--format must be md, tex, csv, svg or html, got '\(format)'") }
     }
 
     func run() throws {
         let loaded = try ExperimentResults.load(URL(fileURLWithPath: results))
         let tables = ExperimentTables(loaded).all(standardErrors: standardErrors)
         var written: [String] = []
-        switch format {
-        case "csv":
+        func files(_ items: [(title: String, text: String)], suffix: String) throws {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
-            for (i, table) in tables.enumerated() {
-                let path = (output as NSString).appendingPathComponent(String(format: "%02d-", i + 1) + slug(table.title) + ".csv")
-                try OutputFile(path).write(Data(table.csv.utf8))
+            for (i, item) in items.enumerated() {
+                let path = (output as NSString).appendingPathComponent(String(format: "%02d-", i + 1) + slug(item.title) + suffix)
+                try OutputFile(path).write(Data(item.text.utf8))
                 written.append(path)
             }
+        }
+        switch format {
+        case "csv": try files(tables.map { ($0.title, $0.csv) }, suffix: ".csv")
+        case "svg": try files(ExperimentTables(loaded).plots().map { ($0.title, $0.svg) }, suffix: ".svg")
+        case "html":
+            try OutputFile(output).write(Data(ExperimentHTML.render(loaded, standardErrors: true).utf8))
+            written.append(output)
         default:
             let text = tables.map { format == "md" ? $0.markdown : $0.latex }.joined(separator: "\n")
             try OutputFile(output).write(Data(text.utf8))

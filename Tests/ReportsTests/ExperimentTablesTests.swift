@@ -1,5 +1,8 @@
 import Experiments
 import Foundation
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
 @testable import Reports
 import TestSupport
 import XCTest
@@ -32,5 +35,27 @@ final class ExperimentTablesTests: XCTestCase {
         XCTAssertTrue(table.latex.contains("\\textit{2} & \\textit{3} \\\\"))
         XCTAssertTrue(table.markdown.contains("| *2* | *3* |"))
         XCTAssertEqual(table.csv, "x,y,reference\n1,\"say \"\"hi\"\", then\",\n2,3,yes\n")
+    }
+}
+
+extension ExperimentTablesTests {
+    /// Every plot of the fixture is well-formed XML (Foundation's parser) with an svg root.
+    func testPlotsAreWellFormedSVG() throws {
+        let plots = ExperimentTables(try ExperimentResults.load(fixtures.appendingPathComponent("experiment-smoke"))).plots()
+        XCTAssertEqual(plots.count, 2, "perplexity and zero-shot against speed; no allocation plot for uniform methods")
+        for plot in plots {
+            let parser = XMLParser(data: Data(plot.svg.utf8))
+            let root = RootElement()
+            parser.delegate = root
+            XCTAssertTrue(parser.parse(), "\(plot.title): \(parser.parserError.map { "\($0)" } ?? "")")
+            XCTAssertEqual(root.name, "svg")
+        }
+    }
+}
+
+private final class RootElement: NSObject, XMLParserDelegate {
+    var name: String?
+    func parser(_ parser: XMLParser, didStartElement elementName: String, namespaceURI: String?, qualifiedName: String?, attributes: [String: String] = [:]) {
+        if name == nil { name = elementName }
     }
 }
