@@ -2,7 +2,7 @@
 # The whole test suite (the README's second command; .ci/run calls exactly this).
 #   1. Debian packages and assets, as Scripts/setup.sh installs them (no build, no main job),
 #      with all three models so the real-model tests cover every architecture,
-#      plus the packages only tests use (chromium, poppler-utils),
+#      plus the packages only tests use (chromium, poppler-utils, slurm-wlm, munge),
 #   2. a throwaway Python with h5py in the asset cache, outside the repository, so the
 #      tests can check that our HDF5 files open in h5py,
 #   3. swift test, in release mode with testing enabled: the real-model tests dequantize and
@@ -23,9 +23,9 @@ source "$SCRIPT_DIR/lib/packages.sh"
 CACHE=${INTRASLICE_CACHE:-$HOME/.cache/intraslice}
 
 "$SCRIPT_DIR/setup.sh" --no-build --all-models
-# What only tests use: a headless browser that renders the experiment report, and
-# pdftotext to read what it shows.
-install_packages chromium poppler-utils
+# What only tests use: a headless browser that renders the experiment report,
+# pdftotext to read what it shows, and a single-node Slurm (Scripts/slurm-local.sh).
+install_packages chromium poppler-utils slurm-wlm munge
 
 venv=$CACHE/venv-h5py
 if ! "$venv/bin/python" -c "import h5py" >/dev/null 2>&1; then

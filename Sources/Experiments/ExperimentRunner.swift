@@ -125,7 +125,7 @@ public struct ExperimentRunner {
         progress("done")
     }
 
-    private func pruneArguments(_ model: String, _ method: ExperimentConfig.MethodEntry, ratio: Double, seed: UInt64, output: URL,
+    func pruneArguments(_ model: String, _ method: ExperimentConfig.MethodEntry, ratio: Double, seed: UInt64, output: URL,
                                 importance: URL?) -> [String] {
         let c = config.calibration
         var arguments = ["prune", "--model", model, "--method", method.method, "--ratio", "\(ratio)", "--ratio-kind", config.ratioKind.rawValue,

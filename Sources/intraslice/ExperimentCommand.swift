@@ -8,7 +8,7 @@ struct Experiment: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "experiment",
         abstract: "Studies from a YAML config (Experiments/*.yaml): a grid of models × methods × ratios × seeds, pruned and evaluated.",
-        subcommands: [ExperimentRun.self, ExperimentMergeCommand.self, ExperimentReport.self]
+        subcommands: [ExperimentRun.self, ExperimentMergeCommand.self, ExperimentReport.self, ExperimentSlurm.self]
     )
 }
 
@@ -130,5 +130,54 @@ struct ExperimentReport: ParsableCommand {
     private func slug(_ title: String) -> String {
         let mapped = title.lowercased().map { $0.isLetter && $0.isASCII || $0.isNumber ? $0 : "-" }
         return String(mapped).split(separator: "-").prefix(8).joined(separator: "-")
+    }
+}
+
+struct ExperimentSlurm: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "slurm",
+        abstract: "Writes Slurm scripts for a config: a job array of shards, and a merge-and-report job that waits for them.",
+        discussion: "Into RESULTS/slurm: array.sh, merge.sh, submit.sh (submits both), config.yaml (the config as submitted), logs/. Resources come from intraslice plan."
+    )
+
+    @Argument(help: "The config (YAML).") var config: String
+    @Option(help: "The results folder (shards in RESULTS/shards/i, merged results in RESULTS/merged, reports beside them).") var results: String
+    @Option(help: "Array tasks, one shard each.") var shards = 2
+    @Option(help: "Slurm partition (default: the cluster's default).") var partition: String?
+    @Flag(help: "Keep each cell's pruned model.") var keepModels = false
+    @Flag(help: "Submit at once (runs submit.sh).") var submit = false
+    @OptionGroup var threadOptions: ThreadOptions
+    @OptionGroup var outputOptions: OutputOptions
+
+    func validate() throws {
+        guard shards >= 1 else { throw ValidationError("--shards must be at least 1, got \(shards)") }
+    }
+
+    func run() throws {
+        let threads = threadOptions.apply()
+        let loaded = try ExperimentConfig.load(config)
+        let results = URL(fileURLWithPath: self.results).standardizedFileURL
+        let runner = ExperimentRunner(config: loaded, results: results, executable: ExperimentRun.executablePath, threads: threads, keepModels: keepModels)
+        let written = try SlurmScripts(runner: runner, configFile: config, shards: shards, partition: partition)
+            .write { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
+        print("wrote \(written.folder.path)/{array.sh,merge.sh,submit.sh}: \(shards) shards, --mem=\(written.memoryMiB)M, --time=\(written.minutes) minutes each")
+        var submitted: String?
+        if submit {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = [written.submit.path]
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { throw CommandError("\(written.submit.path): sbatch failed (exit status \(process.terminationStatus))") }
+            print(text)
+            submitted = text
+        }
+        if outputOptions.json {
+            JSONOutput.emit(["command": "experiment slurm", "config": config, "results": results.path, "scripts": written.folder.path,
+                             "shards": shards, "memory_mib": written.memoryMiB, "time_minutes": written.minutes, "submitted": submitted ?? NSNull()])
+        }
     }
 }

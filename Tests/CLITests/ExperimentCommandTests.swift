@@ -23,27 +23,6 @@ final class ExperimentCommandTests: XCTestCase {
         return run.stderr
     }
 
-    /// The measured part of every finished cell (timings and latency aside): id → record.
-    func measured(_ results: URL) throws -> [String: NSDictionary] {
-        var cells: [String: NSDictionary] = [:]
-        let root = results.appendingPathComponent("cells")
-        for model in try FileManager.default.contentsOfDirectory(atPath: root.path) {
-            for cell in try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(model).path) {
-                let file = root.appendingPathComponent("\(model)/\(cell)/cell.json")
-                guard let data = try? Data(contentsOf: file) else { continue }
-                let json = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
-                let pruning = json["pruning"] as? [String: Any]
-                let perplexity = (json["perplexity"] as? [[String: Any]] ?? []).map { $0.filter { $0.key != "seconds" } }
-                var zeroshot = json["zeroshot"] as? [String: Any] ?? [:]
-                zeroshot["seconds"] = nil
-                cells["\(model)/\(cell)"] = ["perplexity": perplexity, "zeroshot": zeroshot, "latency_shapes": (json["latency"] as? [[String: Any]] ?? []).count,
-                                             "decoder_reduction": pruning?["decoder_reduction"] ?? "dense",
-                                             "parameters_after": pruning?["parameters_after"] ?? "dense"] as NSDictionary
-            }
-        }
-        return cells
-    }
-
     func testShardsOneKilledAndResumedMergeIntoTheUnshardedResults() throws {
         let folder = try makeTemporaryFolder("experiment")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -69,9 +48,9 @@ final class ExperimentCommandTests: XCTestCase {
         XCTAssertEqual(try Data(contentsOf: magnitude), finishedBefore)
 
         _ = try run(["merge", first.path, second.path, "--results", merged.path])
-        let reference = try measured(whole)
+        let reference = try measuredCells(whole)
         XCTAssertEqual(reference.count, 5)
-        XCTAssertEqual(try measured(merged), reference)
+        XCTAssertEqual(try measuredCells(merged), reference)
 
         let overlap = try runProgram(executable, ["experiment", "merge", whole.path, first.path, "--results", folder.appendingPathComponent("overlap").path])
         XCTAssertNotEqual(overlap.status, 0)
