@@ -33,7 +33,9 @@ for ratio in "${RATIOS[@]}"; do
     cell=$ratio-$allocation
     folders+=("$WORK/$cell")
     mkdir -p "$OUT/$cell"
-    if [ ! -f "$OUT/$cell/pruning.json" ]; then
+    # Pruned again when its evaluations are unfinished and the pruned model is gone (a new machine).
+    if [ ! -f "$OUT/$cell/pruning.json" ] ||
+      { { [ ! -f "$OUT/$cell/ppl.json" ] || [ ! -f "$OUT/$cell/zeroshot.json" ]; } && [ ! -f "$WORK/$cell/pruning.json" ]; }; then
       reuse=()
       if [ "$allocation" != uniform ] && [ -f "$IMPORTANCE" ]; then reuse=(--importance "$IMPORTANCE"); fi
       json "$OUT/$cell/prune.json" "$BIN" prune --model "$MODEL" --method intraslice --ratio "$ratio" --ratio-kind params \
