@@ -13,13 +13,7 @@ public enum ExperimentMerge {
     }
 
     public static func merge(_ sources: [URL], into target: URL) throws -> Summary {
-        let identities = try sources.map { source -> ExperimentIdentity in
-            let file = source.appendingPathComponent("experiment.json")
-            guard let data = try? Data(contentsOf: file), let identity = try? JSONDecoder().decode(ExperimentIdentity.self, from: data) else {
-                throw ConfigError(source.path, "not an experiment results folder (no readable experiment.json)")
-            }
-            return identity
-        }
+        let identities = try sources.map(ExperimentIdentity.read)
         guard let first = identities.first else { throw ConfigError(target.path, "no folders to merge") }
         for (source, identity) in zip(sources, identities) where identity.configSHA256 != first.configSHA256 {
             throw ConfigError(source.path, "holds results of config '\(identity.name)' (SHA-256 \(identity.configSHA256.prefix(12))…), "

@@ -9,12 +9,7 @@ public struct ExperimentResults: Sendable {
     public let unfinished: [String]
 
     public static func load(_ folder: URL) throws -> ExperimentResults {
-        let file = folder.appendingPathComponent("experiment.json")
-        guard let data = try? Data(contentsOf: file) else { throw ConfigError(folder.path, "not an experiment results folder (no experiment.json)") }
-        let identity: ExperimentIdentity
-        do { identity = try JSONDecoder().decode(ExperimentIdentity.self, from: data) } catch {
-            throw ConfigError(file.path, "not an experiment record (\(describeDecodingFailure(error)))")
-        }
+        let identity = try ExperimentIdentity.read(folder)
         var cells: [CellRecord] = [], unfinished: [String] = []
         for cell in ExperimentGrid(identity.config).cells {
             let path = folder.appendingPathComponent("cells/\(cell.id)/cell.json")

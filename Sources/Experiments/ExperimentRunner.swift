@@ -1,6 +1,7 @@
 import Foundation
 import H5Store
 import LinAlg
+import ModelIO
 import Pruning
 
 /// Runs a config's grid (or one shard of it) into a results folder:
@@ -177,13 +178,20 @@ struct ExperimentIdentity: Codable {
         self.config = config
     }
 
+    /// The identity `folder` holds (its `experiment.json`).
+    static func read(_ folder: URL) throws -> ExperimentIdentity {
+        let file = folder.appendingPathComponent("experiment.json")
+        guard let data = try? Data(contentsOf: file) else { throw ConfigError(folder.path, "not an experiment results folder (no experiment.json)") }
+        do { return try JSONDecoder().decode(ExperimentIdentity.self, from: data) } catch {
+            throw ConfigError(file.path, "not an experiment record (\(describeDecodingFailure(error)))")
+        }
+    }
+
     /// Makes `results` this config's folder, or refuses one that holds another config's.
     func claim(_ results: URL) throws {
         let file = results.appendingPathComponent("experiment.json")
         if FileManager.default.fileExists(atPath: file.path) {
-            guard let existing = try? JSONDecoder().decode(ExperimentIdentity.self, from: Data(contentsOf: file)) else {
-                throw ConfigError(file.path, "not an experiment record; give --results a new folder")
-            }
+            let existing = try Self.read(results)
             guard existing.configSHA256 == configSHA256 else {
                 throw ConfigError(results.path, "holds results of another config ('\(existing.name)', config SHA-256 \(existing.configSHA256.prefix(12))…); "
                                   + "give --results a new folder, or the config those results were made with")

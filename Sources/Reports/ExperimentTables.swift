@@ -44,18 +44,10 @@ public struct ExperimentTables {
         let groups = groups(model: model)
         return (results.config.evaluations.perplexity ?? []).enumerated().map { index, entry in
             let columns = ["method", "dense ppl", "dense params"] + ratios.flatMap { ["\(percent($0)) ppl", "\(percent($0)) params"] }
-            var rows: [[String]] = []
-            let dense = groups.first { $0.ratio == nil }
-            let denseCells = dense.map { [statistic($0.cells.map { $0.perplexity[index].ppl }), parameters($0.cells)] } ?? ["", ""]
-            for label in ([dense == nil ? nil : "dense"] + results.config.methods.map(\.label)).compactMap({ $0 }) {
-                if label == "dense" {
-                    rows.append(["dense"] + denseCells + ratios.flatMap { _ in ["", ""] })
-                    continue
-                }
-                rows.append([label, "", ""] + ratios.flatMap { ratio -> [String] in
-                    guard let group = groups.first(where: { $0.label == label && $0.ratio == ratio }) else { return ["–", "–"] }
-                    return [statistic(group.cells.map { $0.perplexity[index].ppl }), parameters(group.cells)]
-                })
+            func measured(_ group: Group) -> [String] { [statistic(group.cells.map { $0.perplexity[index].ppl }), parameters(group.cells)] }
+            let dense = groups.first { $0.ratio == nil }.map { [["dense"] + measured($0) + ratios.flatMap { _ in ["", ""] }] } ?? []
+            let rows = dense + results.config.methods.map(\.label).map { label in
+                [label, "", ""] + ratios.flatMap { ratio in groups.first { $0.label == label && $0.ratio == ratio }.map(measured) ?? ["–", "–"] }
             }
             let windows = Set(results.cells.compactMap { $0.perplexity.indices.contains(index) ? $0.perplexity[index].windows : nil })
             return TextTable(title: "\(model): \(entry.data) perplexity at L = \(entry.seqlen) (\(windows.sorted().map(String.init).joined(separator: "/")) windows), "
