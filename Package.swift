@@ -49,7 +49,7 @@ let package = Package(
         .target(name: "Experiments", dependencies: [
             "CProcess", "Evaluation", "Pruning", "Datasets", "ModelIO", "H5Store", "LinAlg", .product(name: "Yams", package: "Yams"),
         ]),
-        .target(name: "Reports", dependencies: ["Experiments", "Evaluation", "H5Store"]),
+        .target(name: "Reports", dependencies: ["Experiments", "Evaluation", "H5Store", .product(name: "Yams", package: "Yams")]),
         .executableTarget(name: "intraslice", dependencies: [
             "Reports", "Experiments", "Evaluation", "Pruning", "Datasets", "Transformer", "ModelIO", "H5Store", "LinAlg",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -12,10 +12,15 @@ public struct CellRecord: Codable, Sendable {
     public let seed: UInt64?
     /// The pruned folder's record (nil for the dense cell).
     public let pruning: PruningMetadata?
+    /// An equal-speed cell's search (its probes and the ratio found); its evaluations are of
+    /// the model at that ratio, none when the target was not reached.
+    public let equalSpeed: EqualSpeedRecord?
     public let perplexity: [PerplexityRecord]
     public let zeroshot: ZeroShotRecord?
     public let latency: [LatencyRecord]
     public let provenance: RunProvenance
+
+    enum CodingKeys: String, CodingKey { case id, model, method, ratio, seed, pruning, equalSpeed = "equal_speed", perplexity, zeroshot, latency, provenance }
 }
 
 /// Where and how a cell was run.

@@ -103,7 +103,13 @@ extension ExperimentConfig {
         }
         if Set(ratios).count != ratios.count { return "ratios lists a ratio twice" }
         if let problem = calibration.problem() { return "calibration: \(problem)" }
-        return evaluations.problem()
+        if let problem = evaluations.problem() { return problem }
+        let targets = equalSpeed ?? []
+        for (i, target) in targets.enumerated() {
+            if let problem = target.problem() { return "equal_speed[\(i)]: \(problem)" }
+        }
+        if Set(targets.map(\.slug)).count != targets.count { return "equal_speed lists a target twice" }
+        return nil
     }
 }
 
@@ -114,6 +120,18 @@ extension ExperimentConfig.CalibrationEntry {
         if CalibrationSampling(rawValue: sampling) == nil { return "sampling must be random or sequential, got '\(sampling)'" }
         if seeds.isEmpty { return "seeds is empty" }
         if Set(seeds).count != seeds.count { return "seeds lists a seed twice" }
+        return nil
+    }
+}
+
+extension ExperimentConfig.EqualSpeedEntry {
+    func problem() -> String? {
+        if batch < 1 || length < 1 { return "batch and length must be at least 1" }
+        if !(speedup > 1 && speedup.isFinite) { return "speedup must be above 1 (the dense model's is 1), got \(speedup)" }
+        if !(maxRatio > 0 && PruningRatio.allowed.contains(maxRatio)) {
+            return "max_ratio \(maxRatio) is outside (0, \(PruningRatio.allowed.upperBound)]"
+        }
+        if !(1...10).contains(steps) { return "steps must be 1 to 10 (each halves the ratio interval), got \(steps)" }
         return nil
     }
 }

@@ -14,9 +14,12 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
     public var ratioKind: RatioKind
     public var calibration: CalibrationEntry
     public var evaluations: Evaluations
+    /// Speed targets: for each, every method's ratio that reaches it is searched for and the
+    /// model at that ratio evaluated like the other cells.
+    public var equalSpeed: [EqualSpeedEntry]?
 
     enum CodingKeys: String, CodingKey {
-        case name, description, models, methods, ratios, ratioKind = "ratio_kind", calibration, evaluations
+        case name, description, models, methods, ratios, ratioKind = "ratio_kind", calibration, evaluations, equalSpeed = "equal_speed"
     }
 
     public init(from decoder: Decoder) throws {
@@ -29,6 +32,7 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         ratioKind = try c.value(.ratioKind, default: .params)
         calibration = try c.value(.calibration, default: CalibrationEntry())
         evaluations = try c.decode(Evaluations.self, forKey: .evaluations)
+        equalSpeed = try c.decodeIfPresent([EqualSpeedEntry].self, forKey: .equalSpeed)
     }
 
     /// A pruning method and how it is run; `- intraslice` is short for `- {method: intraslice}`.
@@ -139,11 +143,68 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
 
         enum CodingKeys: String, CodingKey { case kind, batch, length }
 
+        public init(kind: Kind, batch: Int, length: Int) {
+            self.kind = kind
+            self.batch = batch
+            self.length = length
+        }
+
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
             kind = try c.decode(Kind.self, forKey: .kind)
             batch = try c.value(.batch, default: batch)
             length = try c.decode(Int.self, forKey: .length)
+        }
+    }
+}
+
+extension ExperimentConfig {
+    /// A speed target: `speedup` × the dense model's speed on one latency shape, reached by
+    /// bisection on the ratio in (0, `max_ratio`] over `steps` halvings after a first probe at
+    /// `max_ratio` (which says whether the target is reachable at all).
+    public struct EqualSpeedEntry: Codable, Equatable, Sendable {
+        public var kind: LatencyEntry.Kind
+        public var batch: Int = 1
+        public var length: Int
+        public var speedup: Double
+        public var maxRatio: Double = 0.6
+        public var steps: Int = 5
+
+        enum CodingKeys: String, CodingKey { case kind, batch, length, speedup, maxRatio = "max_ratio", steps }
+
+        public init(kind: LatencyEntry.Kind, batch: Int, length: Int, speedup: Double, maxRatio: Double = 0.6, steps: Int = 5) {
+            self.kind = kind
+            self.batch = batch
+            self.length = length
+            self.speedup = speedup
+            self.maxRatio = maxRatio
+            self.steps = steps
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            kind = try c.decode(LatencyEntry.Kind.self, forKey: .kind)
+            batch = try c.value(.batch, default: batch)
+            length = try c.decode(Int.self, forKey: .length)
+            speedup = try c.decode(Double.self, forKey: .speedup)
+            maxRatio = try c.value(.maxRatio, default: maxRatio)
+            steps = try c.value(.steps, default: steps)
+        }
+
+        /// The shape the target is measured on, as a latency entry.
+        public var shape: LatencyEntry { LatencyEntry(kind: kind, batch: batch, length: length) }
+
+        /// "prefill 4×512 ≥ 1.25×".
+        public var label: String { "\(kind.rawValue) \(batch)×\(length) ≥ \(Self.format(speedup))×" }
+
+        /// "prefill-4x512-1.25x": a folder-name part.
+        var slug: String { "\(kind.rawValue)-\(batch)x\(length)-\(Self.format(speedup))x" }
+
+        static func format(_ speedup: Double) -> String {
+            var text = String(format: "%.3f", speedup)
+            while text.hasSuffix("0") { text.removeLast() }
+            if text.hasSuffix(".") { text.removeLast() }
+            return text
         }
     }
 }

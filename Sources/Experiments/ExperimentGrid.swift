@@ -1,7 +1,8 @@
 import Foundation
 
 /// The cells of a config, in one fixed order: per model, its dense cell, then every method
-/// × ratio × calibration seed. A cell is one model (pruned once) and every evaluation of
+/// × ratio × calibration seed, then every equal-speed target × method × seed. A cell is one
+/// model (pruned once; for a target, at the ratio its search found) and every evaluation of
 /// the config run on it; its `id` names its folder in the results.
 public struct ExperimentGrid: Sendable {
     public struct Cell: Sendable, Equatable {
@@ -10,25 +11,40 @@ public struct ExperimentGrid: Sendable {
         public let method: ExperimentConfig.MethodEntry?
         public let ratio: Double?
         public let seed: UInt64?
+        /// An equal-speed cell's target (its ratio is searched for; `ratio` is nil).
+        public let target: ExperimentConfig.EqualSpeedEntry?
 
-        /// "smollm2-135m/dense", "smollm2-135m/intraslice-global_pca-p0.25-s0": stable across
-        /// runs and machines, so shards and resumed runs agree on where a cell lives.
+        init(model: String, method: ExperimentConfig.MethodEntry?, ratio: Double?, seed: UInt64?, target: ExperimentConfig.EqualSpeedEntry? = nil) {
+            self.model = model
+            self.method = method
+            self.ratio = ratio
+            self.seed = seed
+            self.target = target
+        }
+
+        /// "smollm2-135m/dense", "smollm2-135m/intraslice-global_pca-p0.25-s0",
+        /// "smollm2-135m/slicegpt-prefill-4x512-1.25x-s0": stable across runs and machines,
+        /// so shards and resumed runs agree on where a cell lives.
         public var id: String {
             let model = ExperimentGrid.folderName(self.model)
-            guard let method, let ratio, let seed else { return "\(model)/dense" }
-            return "\(model)/\(method.label)-p\(String(format: "%.2f", ratio))-s\(seed)"
+            guard let method, let seed else { return "\(model)/dense" }
+            if let target { return "\(model)/\(method.label)-\(target.slug)-s\(seed)" }
+            return "\(model)/\(method.label)-p\(String(format: "%.2f", ratio ?? 0))-s\(seed)"
         }
     }
 
     public let cells: [Cell]
 
     public init(_ config: ExperimentConfig) {
+        let seeds = config.calibration.seeds
         cells = config.models.flatMap { model in
-            [Cell(model: model, method: nil, ratio: nil, seed: nil)] + config.methods.flatMap { method in
-                config.ratios.flatMap { ratio in
-                    config.calibration.seeds.map { Cell(model: model, method: method, ratio: ratio, seed: $0) }
-                }
+            let fixed = config.methods.flatMap { method in
+                config.ratios.flatMap { ratio in seeds.map { Cell(model: model, method: method, ratio: ratio, seed: $0) } }
             }
+            let searched = (config.equalSpeed ?? []).flatMap { target in
+                config.methods.flatMap { method in seeds.map { Cell(model: model, method: method, ratio: nil, seed: $0, target: target) } }
+            }
+            return [Cell(model: model, method: nil, ratio: nil, seed: nil)] + fixed + searched
         }
     }
 
@@ -41,7 +57,7 @@ public struct ExperimentGrid: Sendable {
 
     /// A model's folder name: a registry name as it is, a path by its last component
     /// (without a `.gguf` extension).
-    static func folderName(_ model: String) -> String {
+    public static func folderName(_ model: String) -> String {
         let last = URL(fileURLWithPath: model).lastPathComponent
         return last.hasSuffix(".gguf") ? String(last.dropLast(5)) : last
     }

@@ -69,61 +69,124 @@ public struct ExperimentRunner {
 
     func cellFolder(_ cell: ExperimentGrid.Cell) -> URL { results.appendingPathComponent("cells").appendingPathComponent(cell.id) }
 
-    private func runCell(_ cell: ExperimentGrid.Cell, in folder: URL, progress: (String) -> Void) throws {
-        let steps = folder.appendingPathComponent("steps")
-        func step(_ name: String, _ what: String, _ arguments: @autoclosure () throws -> [String]) throws -> Data {
-            let file = steps.appendingPathComponent("\(name).json")
-            if let saved = try? Data(contentsOf: file) {
-                progress("\(what): done before")
-                return saved
-            }
-            progress(what)
-            let line = try CommandStep(executable: executable, arguments: try arguments(), threads: threads).run()
-            try OutputFile(file.path).write(line)
-            return line
-        }
-
+    private func runCell(_ cell: ExperimentGrid.Cell, in folder: URL, progress: @escaping (String) -> Void) throws {
+        let steps = CellSteps(folder: folder.appendingPathComponent("steps"), executable: executable, threads: threads, progress: progress)
         var model = cell.model
         var pruning: PruningMetadata?
-        if let method = cell.method, let ratio = cell.ratio, let seed = cell.seed {
-            let output = work.appendingPathComponent(cell.id)
-            let importance = sharedImportance(cell, method: method, seed: seed)
-            // The pruned folder appears whole or not at all; while it exists the prune is done.
-            if !FileManager.default.fileExists(atPath: output.appendingPathComponent("pruning.json").path) {
-                try? FileManager.default.removeItem(at: steps.appendingPathComponent("prune.json"))
-                try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
+        var search: EqualSpeedRecord?
+        if let method = cell.method, let seed = cell.seed {
+            let output: URL, ratio: Double
+            if let target = cell.target {
+                let record = try searchRatio(cell, method: method, seed: seed, target: target, steps: steps)
+                search = record
+                guard let found = record.ratio else {
+                    progress("\(target.label) not reached at the largest ratio \(target.maxRatio) (\(String(format: "%.2f", record.probes[0].speedup))×)")
+                    return try finish(cell, in: folder, pruning: nil, search: record, perplexity: [], zeroshot: nil, latency: [], progress: progress)
+                }
+                (output, ratio) = (work.appendingPathComponent(cell.id).appendingPathComponent("model"), found)
+                try adoptProbe(of: cell, ratio: found, record: record, as: output, steps: steps)
+            } else {
+                (output, ratio) = (work.appendingPathComponent(cell.id), cell.ratio ?? 0)
             }
-            _ = try step("prune", "prune \(method.label) at \(ratio)", pruneArguments(cell.model, method, ratio: ratio, seed: seed, output: output,
-                                                                                        importance: importance.reuse))
-            pruning = try JSONDecoder().decode(PruningMetadata.self, from: Data(contentsOf: output.appendingPathComponent("pruning.json")))
-            if let keep = importance.keep { try keepImportance(of: output, as: keep) }
+            pruning = try prune(cell, method, ratio: ratio, seed: seed, output: output, step: "prune", steps: steps)
             model = output.path
         }
         let evaluations = config.evaluations
         let perplexity = try (evaluations.perplexity ?? []).enumerated().map { i, entry in
-            try JSONDecoder().decode(PerplexityRecord.self, from: step("ppl-\(i)", "perplexity on \(entry.data) at L = \(entry.seqlen)",
-                                                                          ["eval", "ppl", "--model", model, "--data", entry.data, "--seqlen", "\(entry.seqlen)",
-                                                                           "--threads", "\(threads)"] + (entry.windows.map { ["--windows", "\($0)"] } ?? [])))
+            try JSONDecoder().decode(PerplexityRecord.self, from: steps.result("ppl-\(i)", "perplexity on \(entry.data) at L = \(entry.seqlen)",
+                                                                                ["eval", "ppl", "--model", model, "--data", entry.data, "--seqlen", "\(entry.seqlen)",
+                                                                                 "--threads", "\(threads)"] + (entry.windows.map { ["--windows", "\($0)"] } ?? [])))
         }
         let zeroshot = try evaluations.zeroshot.map { entry in
-            try JSONDecoder().decode(ZeroShotRecord.self, from: step("zeroshot", "zero-shot \(entry.tasks.joined(separator: ","))",
-                                                                       ["eval", "zeroshot", "--model", model, "--tasks", entry.tasks.joined(separator: ","),
-                                                                        "--threads", "\(threads)"] + (entry.limit.map { ["--limit", "\($0)"] } ?? [])))
+            try JSONDecoder().decode(ZeroShotRecord.self, from: steps.result("zeroshot", "zero-shot \(entry.tasks.joined(separator: ","))",
+                                                                             ["eval", "zeroshot", "--model", model, "--tasks", entry.tasks.joined(separator: ","),
+                                                                              "--threads", "\(threads)"] + (entry.limit.map { ["--limit", "\($0)"] } ?? [])))
         }
         let latency = try (evaluations.latency ?? []).enumerated().map { i, entry in
-            let arguments = entry.kind == .prefill
-                ? ["bench", "prefill", "--model", model, "--batch", "\(entry.batch)", "--seqlen", "\(entry.length)", "--threads", "\(threads)"]
-                : ["bench", "decode", "--model", model, "--batch", "\(entry.batch)", "--context", "\(entry.length)", "--threads", "\(threads)"]
-            return try LatencyRecord.decode(step("latency-\(i)", "\(entry.kind.rawValue) \(entry.batch) × \(entry.length)", arguments), entry: entry)
+            try LatencyRecord.decode(steps.result("latency-\(i)", "\(entry.kind.rawValue) \(entry.batch) × \(entry.length)", latencyArguments(entry, model: model)),
+                                     entry: entry)
         }
-        let record = CellRecord(id: cell.id, model: cell.model, method: cell.method, ratio: cell.ratio, seed: cell.seed, pruning: pruning,
-                                perplexity: perplexity, zeroshot: zeroshot, latency: latency,
+        try finish(cell, in: folder, pruning: pruning, search: search, perplexity: perplexity, zeroshot: zeroshot, latency: latency, progress: progress)
+    }
+
+    private func finish(_ cell: ExperimentGrid.Cell, in folder: URL, pruning: PruningMetadata?, search: EqualSpeedRecord?, perplexity: [PerplexityRecord],
+                        zeroshot: ZeroShotRecord?, latency: [LatencyRecord], progress: (String) -> Void) throws {
+        let record = CellRecord(id: cell.id, model: cell.model, method: cell.method, ratio: cell.ratio ?? search?.ratio, seed: cell.seed, pruning: pruning,
+                                equalSpeed: search, perplexity: perplexity, zeroshot: zeroshot, latency: latency,
                                 provenance: RunProvenance(harnessVersion: HarnessVersion.current, host: ProcessInfo.processInfo.hostName,
                                                           cpu: cpuModelName(), threads: threads,
                                                           finishedUTC: ISO8601DateFormatter().string(from: Date())))
         try OutputFile(folder.appendingPathComponent("cell.json").path).write(try Self.encoder.encode(record))
         if cell.method != nil && !keepModels { try? FileManager.default.removeItem(at: work.appendingPathComponent(cell.id)) }
         progress("done")
+    }
+
+    /// Prunes `cell`'s model at `ratio` into `output` as step `step`, once: the pruned folder
+    /// appears whole or not at all, and while it exists the prune is done.
+    private func prune(_ cell: ExperimentGrid.Cell, _ method: ExperimentConfig.MethodEntry, ratio: Double, seed: UInt64, output: URL, step: String,
+                       steps: CellSteps) throws -> PruningMetadata {
+        let importance = sharedImportance(cell, method: method, seed: seed)
+        if !FileManager.default.fileExists(atPath: output.appendingPathComponent("pruning.json").path) {
+            steps.forget(step)
+            try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
+        }
+        _ = try steps.result(step, "prune \(method.label) at \(ratio)", pruneArguments(cell.model, method, ratio: ratio, seed: seed, output: output,
+                                                                                       importance: importance.reuse))
+        if let keep = importance.keep { try keepImportance(of: output, as: keep) }
+        return try JSONDecoder().decode(PruningMetadata.self, from: Data(contentsOf: output.appendingPathComponent("pruning.json")))
+    }
+
+    /// The equal-speed search of one cell (`SpeedBisection`), one saved step per probe, then
+    /// the whole search as step `search`. Only the best probe's pruned model is kept.
+    private func searchRatio(_ cell: ExperimentGrid.Cell, method: ExperimentConfig.MethodEntry, seed: UInt64, target: ExperimentConfig.EqualSpeedEntry,
+                             steps: CellSteps) throws -> EqualSpeedRecord {
+        if let saved = steps.saved("search") { return try JSONDecoder().decode(EqualSpeedRecord.self, from: saved) }
+        let bisection = SpeedBisection(target: target)
+        var probes: [SpeedProbe] = []
+        while let ratio = bisection.next(after: probes) {
+            let name = "probe-\(probes.count)"
+            if let saved = steps.saved(name) {
+                probes.append(try JSONDecoder().decode(SpeedProbe.self, from: saved))
+                continue
+            }
+            let output = probeFolder(cell, ratio: ratio)
+            let pruning = try prune(cell, method, ratio: ratio, seed: seed, output: output, step: "\(name)-prune", steps: steps)
+            steps.progress("\(name): timing \(target.kind.rawValue) \(target.batch) × \(target.length), dense / pruned at \(ratio) / dense")
+            let time = { (model: String) in
+                try LatencyRecord.decode(CommandStep(executable: self.executable, arguments: self.latencyArguments(target.shape, model: model),
+                                                     threads: self.threads).run(), entry: target.shape).medianSeconds
+            }
+            let denseBefore = try time(cell.model), pruned = try time(output.path), denseAfter = try time(cell.model)
+            let probe = SpeedProbe(ratio: ratio, decoderReduction: pruning.decoderReduction, denseSeconds: (denseBefore + denseAfter) / 2, prunedSeconds: pruned)
+            try steps.save(name, try Self.encoder.encode(probe))
+            steps.progress("\(name): \(String(format: "%.3f", probe.speedup))× at ratio \(ratio) (target \(target.speedup)×)")
+            probes.append(probe)
+            let best = bisection.found(probes)
+            for other in probes where other.ratio != best { try? FileManager.default.removeItem(at: probeFolder(cell, ratio: other.ratio)) }
+        }
+        let record = EqualSpeedRecord(target: target, probes: probes)
+        try steps.save("search", try Self.encoder.encode(record))
+        return record
+    }
+
+    private func probeFolder(_ cell: ExperimentGrid.Cell, ratio: Double) -> URL {
+        work.appendingPathComponent(cell.id).appendingPathComponent("probe-\(String(format: "%.3f", ratio))")
+    }
+
+    /// Moves the search's chosen probe model to the cell's model folder, with its prune step
+    /// as the cell's; when it is gone (a run continued elsewhere) the cell prunes again.
+    private func adoptProbe(of cell: ExperimentGrid.Cell, ratio: Double, record: EqualSpeedRecord, as output: URL, steps: CellSteps) throws {
+        let probe = probeFolder(cell, ratio: ratio)
+        guard !FileManager.default.fileExists(atPath: output.path), FileManager.default.fileExists(atPath: probe.appendingPathComponent("pruning.json").path),
+              let index = record.probes.firstIndex(where: { $0.ratio == ratio }), let line = steps.saved("probe-\(index)-prune") else { return }
+        try steps.save("prune", line)
+        try FileManager.default.moveItem(at: probe, to: output)
+    }
+
+    func latencyArguments(_ entry: ExperimentConfig.LatencyEntry, model: String) -> [String] {
+        entry.kind == .prefill
+            ? ["bench", "prefill", "--model", model, "--batch", "\(entry.batch)", "--seqlen", "\(entry.length)", "--threads", "\(threads)"]
+            : ["bench", "decode", "--model", model, "--batch", "\(entry.batch)", "--context", "\(entry.length)", "--threads", "\(threads)"]
     }
 
     func pruneArguments(_ model: String, _ method: ExperimentConfig.MethodEntry, ratio: Double, seed: UInt64, output: URL,
@@ -160,6 +223,32 @@ public struct ExperimentRunner {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return encoder
+    }
+}
+
+/// A cell's saved steps (`cells/<id>/steps/<name>.json`): each step's result line is run
+/// once and read back afterwards.
+struct CellSteps {
+    let folder: URL
+    let executable: String
+    let threads: Int
+    let progress: (String) -> Void
+
+    func file(_ name: String) -> URL { folder.appendingPathComponent("\(name).json") }
+    func saved(_ name: String) -> Data? { try? Data(contentsOf: file(name)) }
+    func save(_ name: String, _ data: Data) throws { try OutputFile(file(name).path).write(data) }
+    func forget(_ name: String) { try? FileManager.default.removeItem(at: file(name)) }
+
+    /// Step `name`'s result: saved, or the JSON line of `intraslice <arguments>`, then saved.
+    func result(_ name: String, _ what: String, _ arguments: @autoclosure () throws -> [String]) throws -> Data {
+        if let saved = saved(name) {
+            progress("\(what): done before")
+            return saved
+        }
+        progress(what)
+        let line = try CommandStep(executable: executable, arguments: try arguments(), threads: threads).run()
+        try save(name, line)
+        return line
     }
 }
 

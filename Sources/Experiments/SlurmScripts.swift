@@ -49,10 +49,13 @@ public struct SlurmScripts {
         var cellEstimates: [String: [Estimate]] = [:]
         for cell in grid.cells {
             var estimates = perplexity[cell.model] ?? []
-            if let method = cell.method, let ratio = cell.ratio, let seed = cell.seed {
+            if let method = cell.method, let seed = cell.seed {
                 progress("planning \(cell.id)")
                 let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("intraslice-plan-\(getpid())")
-                estimates.append(try plan(["plan"] + runner.pruneArguments(cell.model, method, ratio: ratio, seed: seed, output: scratch, importance: nil)))
+                // An equal-speed search prunes up to steps + 1 times, each planned at its largest ratio.
+                let (ratio, prunes) = cell.target.map { ($0.maxRatio, $0.steps + 1) } ?? (cell.ratio ?? 0, 1)
+                let once = try plan(["plan"] + runner.pruneArguments(cell.model, method, ratio: ratio, seed: seed, output: scratch, importance: nil))
+                estimates += Array(repeating: once, count: prunes)
             }
             cellEstimates[cell.id] = estimates
         }

@@ -5,8 +5,8 @@ import Foundation
 /// where, by whom and on what each cell ran), its tables and its plots inline. No script,
 /// no stylesheet or font from elsewhere: it opens offline and archives as one file.
 public enum ExperimentHTML {
-    public static func render(_ results: ExperimentResults, standardErrors: Bool = true) -> String {
-        let tables = ExperimentTables(results)
+    public static func render(_ results: ExperimentResults, published: PublishedNumbers? = nil, standardErrors: Bool = true) -> String {
+        let tables = ExperimentTables(results, published: published)
         let config = results.config
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

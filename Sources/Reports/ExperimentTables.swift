@@ -6,17 +6,22 @@ import Foundation
 /// count), zero-shot accuracy (one column per task and the SliceGPT 5-task and IntraSlice
 /// 7-task averages) and speed (each latency shape's speedup over the dense cell of the
 /// same run, beside the parameter reduction). Cells of several calibration seeds show the
-/// mean over seeds ± their standard deviation.
+/// mean over seeds ± their standard deviation. Published numbers for the same model appear
+/// as marked reference rows.
 public struct ExperimentTables {
     public let results: ExperimentResults
+    public let published: PublishedNumbers?
 
-    public init(_ results: ExperimentResults) { self.results = results }
+    public init(_ results: ExperimentResults, published: PublishedNumbers? = nil) {
+        self.results = results
+        self.published = published
+    }
 
     /// Every table the results allow, model by model.
     public func all(standardErrors: Bool = false) -> [TextTable] {
         results.config.models.flatMap { model in
             perplexity(model: model) + (zeroShot(model: model, standardErrors: standardErrors).map { [$0] } ?? [])
-                + (speed(model: model).map { [$0] } ?? [])
+                + (speed(model: model).map { [$0] } ?? []) + equalSpeed(model: model)
         }
     }
 
@@ -33,7 +38,7 @@ public struct ExperimentTables {
         var groups = [Group(label: "dense", ratio: nil, cells: cells.filter { $0.method == nil })]
         for method in results.config.methods {
             for ratio in results.config.ratios.sorted() {
-                groups.append(Group(label: method.label, ratio: ratio, cells: cells.filter { $0.method == method && $0.ratio == ratio }))
+                groups.append(Group(label: method.label, ratio: ratio, cells: cells.filter { $0.method == method && $0.ratio == ratio && $0.equalSpeed == nil }))
             }
         }
         return groups.filter { !$0.cells.isEmpty }
@@ -50,9 +55,17 @@ public struct ExperimentTables {
                 [label, "", ""] + ratios.flatMap { ratio in groups.first { $0.label == label && $0.ratio == ratio }.map(measured) ?? ["–", "–"] }
             }
             let windows = Set(results.cells.compactMap { $0.perplexity.indices.contains(index) ? $0.perplexity[index].windows : nil })
+            let references = (published?.entries(for: model, metric: "perplexity") ?? []).filter { $0.data == entry.data && $0.seqlen == entry.seqlen }
+            let referenceRows = references.map { reference in
+                [published?.label(reference, ratioKind: results.config.ratioKind.rawValue) ?? reference.method,
+                 reference.value(at: 0).map { String(format: "%.2f", $0) } ?? "", ""]
+                    + ratios.flatMap { [reference.value(at: $0).map { String(format: "%.2f", $0) } ?? "–", ""] }
+            }
             return TextTable(title: "\(model): \(entry.data) perplexity at L = \(entry.seqlen) (\(windows.sorted().map(String.init).joined(separator: "/")) windows), "
                              + "ratios of decoder-layer parameters (\(results.config.ratioKind.rawValue))",
-                             columns: columns, rows: rows, notes: seedNote + ["params: all parameters of the model as stored (embedding and head included)."])
+                             columns: columns, rows: rows + referenceRows, marked: Set(rows.count..<(rows.count + referenceRows.count)),
+                             notes: seedNote + ["params: all parameters of the model as stored (embedding and head included)."]
+                                 + referenceNote(references))
         }
     }
 
@@ -77,10 +90,22 @@ public struct ExperimentTables {
             }
             return [group.label, group.ratio.map(percent) ?? "0 %"] + taskCells + averageCells
         }
+        // Published averages, at the dense model and the ratios of this experiment.
+        let metrics = averages.map { $0.1 == \ZeroShotRecord.averageSliceGPT5 ? "zeroshot_average_5" : "zeroshot_average_7" }
+        let references = metrics.flatMap { published?.entries(for: model, metric: $0) ?? [] }
+        var referenceRows: [[String]] = []
+        for reference in references {
+            for ratio in [0] + results.config.ratios.sorted() {
+                guard let value = reference.value(at: ratio) else { continue }
+                referenceRows.append([published?.label(reference, ratioKind: results.config.ratioKind.rawValue) ?? reference.method, ratio == 0 ? "0 %" : percent(ratio)]
+                                     + tasks.map { _ in "–" } + metrics.map { $0 == reference.metric ? String(format: "%.2f", value) : "–" })
+            }
+        }
         let documents = first.tasks.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.documents)" }.joined(separator: ", ")
         var notes = ["Accuracy in %, each task's reported metric (acc_norm where the papers use it, else acc); documents per task: \(documents)."]
         if standardErrors { notes.append("± is the binomial standard error of one run.") }
-        return TextTable(title: "\(model): zero-shot accuracy", columns: columns, rows: rows, notes: notes + seedNote)
+        return TextTable(title: "\(model): zero-shot accuracy", columns: columns, rows: rows + referenceRows,
+                         marked: Set(rows.count..<(rows.count + referenceRows.count)), notes: notes + seedNote + referenceNote(references))
     }
 
     func speed(model: String) -> TextTable? {
@@ -108,7 +133,14 @@ public struct ExperimentTables {
                          notes: ["Dense row: tokens per second; others: dense median time / pruned median time. \(threads) threads on \(cpus)."])
     }
 
-    private var seedNote: [String] {
+    /// What the reference rows are and where they were published.
+    func referenceNote(_ references: [PublishedNumbers.Entry]) -> [String] {
+        guard let published, !references.isEmpty else { return [] }
+        return ["Rows in italics: published numbers, not measured here (ratios of the kind they were published with)."]
+            + published.citations(references)
+    }
+
+    var seedNote: [String] {
         results.config.calibration.seeds.count > 1 ? ["Pruned cells: mean ± standard deviation over calibration seeds \(results.config.calibration.seeds.map(String.init).joined(separator: ", "))."] : []
     }
 }

@@ -89,6 +89,8 @@ struct ExperimentReport: ParsableCommand {
     @Option(help: "md, tex, csv, svg or html.") var format: String
     @Option(help: "The file (md, tex, html) or folder (csv, svg) to write.") var output: String
     @Flag(help: "Add each zero-shot accuracy's standard error.") var standardErrors = false
+    @Option(help: "Published numbers shown as reference rows where the model matches (default: the checkout's Baselines/published/numbers.yaml).")
+    var published: String?
     @OptionGroup var outputOptions: OutputOptions
 
     func validate() throws {
@@ -97,7 +99,8 @@ struct ExperimentReport: ParsableCommand {
 
     func run() throws {
         let loaded = try ExperimentResults.load(URL(fileURLWithPath: results))
-        let tables = ExperimentTables(loaded).all(standardErrors: standardErrors)
+        let numbers = try (published ?? PublishedNumbers.repositoryFile()).map(PublishedNumbers.load)
+        let tables = ExperimentTables(loaded, published: numbers).all(standardErrors: standardErrors)
         var written: [String] = []
         func files(_ items: [(title: String, text: String)], suffix: String) throws {
             try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
@@ -111,7 +114,7 @@ struct ExperimentReport: ParsableCommand {
         case "csv": try files(tables.map { ($0.title, $0.csv) }, suffix: ".csv")
         case "svg": try files(ExperimentTables(loaded).plots().map { ($0.title, $0.svg) }, suffix: ".svg")
         case "html":
-            try OutputFile(output).write(Data(ExperimentHTML.render(loaded, standardErrors: true).utf8))
+            try OutputFile(output).write(Data(ExperimentHTML.render(loaded, published: numbers, standardErrors: true).utf8))
             written.append(output)
         default:
             let text = tables.map { format == "md" ? $0.markdown : $0.latex }.joined(separator: "\n")

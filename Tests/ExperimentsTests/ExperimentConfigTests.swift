@@ -75,4 +75,33 @@ final class ExperimentConfigTests: XCTestCase {
         XCTAssertEqual(shards.map(\.count), [3, 3, 3])
         XCTAssertEqual(Set(shards.flatMap { $0.map(\.id) }), Set(grid.cells.map(\.id)))
     }
+
+    func testEqualSpeedTargetsAreCheckedAndAddOneCellPerMethodAndSeed() throws {
+        let withTargets = minimal + "\nequal_speed:\n  - {kind: prefill, batch: 4, length: 512, speedup: 1.25}\n  - {kind: decode, length: 2048, speedup: 1.5, steps: 3}"
+        let config = try ExperimentConfig.parse(withTargets, file: "study.yaml")
+        XCTAssertEqual(config.equalSpeed, [.init(kind: .prefill, batch: 4, length: 512, speedup: 1.25),
+                                           .init(kind: .decode, batch: 1, length: 2048, speedup: 1.5, maxRatio: 0.6, steps: 3)])
+        let grid = ExperimentGrid(config)
+        XCTAssertEqual(grid.cells.count, 1 + 2 * 2 + 2 * 2)
+        XCTAssertEqual(grid.cells.suffix(4).map(\.id), ["smollm2-135m/magnitude-prefill-4x512-1.25x-s0", "smollm2-135m/intraslice-global_pca-prefill-4x512-1.25x-s0",
+                                                        "smollm2-135m/magnitude-decode-1x2048-1.5x-s0", "smollm2-135m/intraslice-global_pca-decode-1x2048-1.5x-s0"])
+        XCTAssertTrue(grid.cells.suffix(4).allSatisfy { $0.ratio == nil && $0.target != nil })
+
+        let refusals: [(String, String)] = [
+            ("speedup: 1.25}", "equal_speed[0]: speedup must be above 1"),
+            ("speedup: 1.25}", "equal_speed[0]: max_ratio 0.99 is outside (0, 0.95]"),
+            ("speedup: 1.25}", "equal_speed[0]: steps must be 1 to 10"),
+            ("speedup: 1.25}", "unknown key 'speed' in equal_speed.[0]"),
+            ("{kind: decode, length: 2048, speedup: 1.5, steps: 3}", "equal_speed lists a target twice"),
+        ]
+        let replacements = ["speedup: 1.0}", "speedup: 1.25, max_ratio: 0.99}", "speedup: 1.25, steps: 0}", "speedup: 1.25, speed: 2}",
+                            "{kind: prefill, batch: 4, length: 512, speedup: 1.25}"]
+        for ((from, message), to) in zip(refusals, replacements) {
+            let text = withTargets.replacingOccurrences(of: from, with: to)
+            XCTAssertNotEqual(text, withTargets)
+            XCTAssertThrowsError(try ExperimentConfig.parse(text, file: "study.yaml"), to) {
+                XCTAssertTrue("\($0)".hasPrefix("study.yaml: ") && "\($0)".contains(message), "\($0)")
+            }
+        }
+    }
 }

@@ -39,6 +39,44 @@ final class ExperimentTablesTests: XCTestCase {
 }
 
 extension ExperimentTablesTests {
+    /// The equal-speed table of a real run (two targets, one out of reach at its largest
+    /// ratio) matches its golden file; its cells stay out of the equal-ratio tables.
+    func testEqualSpeedTablesMatchTheGoldenFile() throws {
+        let results = try ExperimentResults.load(fixtures.appendingPathComponent("experiment-equal-speed"))
+        XCTAssertEqual(results.cells.count, 7)
+        let tables = ExperimentTables(results).all()
+        XCTAssertEqual(tables.map(\.markdown).joined(separator: "\n"), try golden("experiment-equal-speed.md"))
+        XCTAssertEqual(tables[0].rows.count, 3, "dense, magnitude, intraslice: no equal-speed cell in the perplexity table")
+    }
+
+    /// Published numbers for the experiment's model become marked rows, only for the
+    /// perplexity set and length they were published for; another model's do not.
+    func testPublishedNumbersForTheSameModelAreMarkedReferenceRows() throws {
+        let published = try PublishedNumbers.load(fixtures.appendingPathComponent("published-test.yaml").path)
+        let results = try ExperimentResults.load(fixtures.appendingPathComponent("experiment-smoke"))
+        let table = try XCTUnwrap(ExperimentTables(results, published: published).all().first)
+        let plain = try XCTUnwrap(ExperimentTables(results).all().first)
+        XCTAssertEqual(table.rows.count, plain.rows.count + 1)
+        XCTAssertEqual(table.rows.last, ["slicegpt [test-source, slicing ratios]", "20.50", "", "41.25", ""])
+        XCTAssertEqual(table.marked, [plain.rows.count])
+        XCTAssertTrue(table.markdown.contains("| *slicegpt [test-source, slicing ratios]* | *20.50* |  | *41.25* |  |"), table.markdown)
+        XCTAssertTrue(table.csv.hasSuffix("\"slicegpt [test-source, slicing ratios]\",20.50,,41.25,,yes\n"), table.csv)
+        XCTAssertTrue(table.notes.contains("[test-source] A made-up source for the reference-row test."), "\(table.notes)")
+    }
+
+    /// The repository's published numbers parse, and match a Llama-2-7B folder by its name.
+    func testTheRepositorysPublishedNumbersMatchTheirModels() throws {
+        let published = try PublishedNumbers.load(repositoryRoot.appendingPathComponent("Baselines/published/numbers.yaml").path)
+        let llama = published.entries(for: "/models/Llama-2-7b-hf", metric: "perplexity")
+        XCTAssertEqual(Set(llama.map(\.source)), ["slicegpt-table1", "slicegpt-128", "intraslice-summary"])
+        XCTAssertEqual(llama.first { $0.source == "slicegpt-table1" }?.value(at: 0.25), 7.24)
+        XCTAssertEqual(published.entries(for: "llama-2-7b", metric: "zeroshot_average_5").first?.value(at: 0.3), 51.50)
+        XCTAssertEqual(published.entries(for: "smollm2-135m", metric: "perplexity").count, 0)
+        XCTAssertThrowsError(try PublishedNumbers.load(fixtures.appendingPathComponent("experiment-smoke.md").path)) {
+            XCTAssertTrue("\($0)".contains("experiment-smoke.md: not a published-numbers file"), "\($0)")
+        }
+    }
+
     /// Every plot of the fixture is well-formed XML (Foundation's parser) with an svg root.
     func testPlotsAreWellFormedSVG() throws {
         let plots = ExperimentTables(try ExperimentResults.load(fixtures.appendingPathComponent("experiment-smoke"))).plots()
