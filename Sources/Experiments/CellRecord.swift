@@ -10,6 +10,8 @@ public struct CellRecord: Codable, Sendable {
     public let method: ExperimentConfig.MethodEntry?
     public let ratio: Double?
     public let seed: UInt64?
+    /// The calibration setting it was pruned with (nil for the dense cell).
+    public let calibration: ExperimentConfig.CalibrationEntry?
     /// The pruned folder's record (nil for the dense cell).
     public let pruning: PruningMetadata?
     /// An equal-speed cell's search (its probes and the ratio found); its evaluations are of
@@ -20,7 +22,7 @@ public struct CellRecord: Codable, Sendable {
     public let latency: [LatencyRecord]
     public let provenance: RunProvenance
 
-    enum CodingKeys: String, CodingKey { case id, model, method, ratio, seed, pruning, equalSpeed = "equal_speed", perplexity, zeroshot, latency, provenance }
+    enum CodingKeys: String, CodingKey { case id, model, method, ratio, seed, calibration, pruning, equalSpeed = "equal_speed", perplexity, zeroshot, latency, provenance }
 }
 
 /// Where and how a cell was run.

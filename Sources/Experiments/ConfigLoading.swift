@@ -102,7 +102,11 @@ extension ExperimentConfig {
             return "ratio \(ratio) is outside (0, \(PruningRatio.allowed.upperBound)] (the dense model is always a cell)"
         }
         if Set(ratios).count != ratios.count { return "ratios lists a ratio twice" }
-        if let problem = calibration.problem() { return "calibration: \(problem)" }
+        if calibrations.isEmpty { return "calibration is an empty list" }
+        for (i, entry) in calibrations.enumerated() {
+            if let problem = entry.problem() { return calibrations.count == 1 ? "calibration: \(problem)" : "calibration[\(i)]: \(problem)" }
+        }
+        if Set(calibrations.map(\.tag)).count != calibrations.count { return "calibration lists a setting twice" }
         if let problem = evaluations.problem() { return problem }
         let targets = equalSpeed ?? []
         for (i, target) in targets.enumerated() {

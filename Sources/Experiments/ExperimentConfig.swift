@@ -1,8 +1,8 @@
 import Pruning
 
 /// One study, as an `Experiments/*.yaml` file describes it: a grid of models × methods ×
-/// ratios × calibration seeds, each cell pruned once and evaluated by every evaluation
-/// listed, plus the dense model of each. Keys are the file's (snake case); README
+/// ratios × calibration settings × their seeds, each cell pruned once and evaluated by
+/// every evaluation listed, plus the dense model of each. Keys are the file's (snake case); README
 /// "Experiment configs" is the schema.
 public struct ExperimentConfig: Codable, Equatable, Sendable {
     public var name: String
@@ -12,7 +12,8 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
     public var methods: [MethodEntry]
     public var ratios: [Double]
     public var ratioKind: RatioKind
-    public var calibration: CalibrationEntry
+    /// One mapping in the file, or a list of them (a grid axis: a calibration ablation).
+    public var calibrations: [CalibrationEntry]
     public var evaluations: Evaluations
     /// Speed targets: for each, every method's ratio that reaches it is searched for and the
     /// model at that ratio evaluated like the other cells.
@@ -30,9 +31,28 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         methods = try c.decode([MethodEntry].self, forKey: .methods)
         ratios = try c.decode([Double].self, forKey: .ratios)
         ratioKind = try c.value(.ratioKind, default: .params)
-        calibration = try c.value(.calibration, default: CalibrationEntry())
+        if c.contains(.calibration), (try? c.nestedUnkeyedContainer(forKey: .calibration)) != nil {
+            calibrations = try c.decode([CalibrationEntry].self, forKey: .calibration)
+        } else {
+            calibrations = [try c.value(.calibration, default: CalibrationEntry())]
+        }
         evaluations = try c.decode(Evaluations.self, forKey: .evaluations)
         equalSpeed = try c.decodeIfPresent([EqualSpeedEntry].self, forKey: .equalSpeed)
+    }
+
+    /// One calibration setting is written as a mapping, as before lists existed, so the
+    /// config's SHA-256 (the identity of its results folder) does not change.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encodeIfPresent(description, forKey: .description)
+        try c.encode(models, forKey: .models)
+        try c.encode(methods, forKey: .methods)
+        try c.encode(ratios, forKey: .ratios)
+        try c.encode(ratioKind, forKey: .ratioKind)
+        if calibrations.count == 1 { try c.encode(calibrations[0], forKey: .calibration) } else { try c.encode(calibrations, forKey: .calibration) }
+        try c.encode(evaluations, forKey: .evaluations)
+        try c.encodeIfPresent(equalSpeed, forKey: .equalSpeed)
     }
 
     /// A pruning method and how it is run; `- intraslice` is short for `- {method: intraslice}`.
@@ -85,6 +105,12 @@ public struct ExperimentConfig: Codable, Equatable, Sendable {
         enum CodingKeys: String, CodingKey { case text, samples, seqlen, sampling, seeds }
 
         init() {}
+
+        /// "wiki-128x2048-random": a folder-name part, in ids only when a config has several.
+        public var tag: String { "\(text)-\(samples)x\(seqlen)-\(sampling)" }
+
+        /// "wiki 128 × 2048 random".
+        public var label: String { "\(text) \(samples) × \(seqlen) \(sampling)" }
 
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)

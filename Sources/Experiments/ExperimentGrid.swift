@@ -1,7 +1,8 @@
 import Foundation
 
 /// The cells of a config, in one fixed order: per model, its dense cell, then every method
-/// × ratio × calibration seed, then every equal-speed target × method × seed. A cell is one
+/// × ratio × calibration setting × seed, then every equal-speed target × method × setting
+/// × seed. A cell is one
 /// model (pruned once; for a target, at the ratio its search found) and every evaluation of
 /// the config run on it; its `id` names its folder in the results.
 public struct ExperimentGrid: Sendable {
@@ -11,14 +12,21 @@ public struct ExperimentGrid: Sendable {
         public let method: ExperimentConfig.MethodEntry?
         public let ratio: Double?
         public let seed: UInt64?
+        /// The calibration it is pruned with (nil for the dense cell).
+        public let calibration: ExperimentConfig.CalibrationEntry?
+        /// Set when the config has several calibration settings: the id names the one.
+        let calibrationTag: String?
         /// An equal-speed cell's target (its ratio is searched for; `ratio` is nil).
         public let target: ExperimentConfig.EqualSpeedEntry?
 
-        init(model: String, method: ExperimentConfig.MethodEntry?, ratio: Double?, seed: UInt64?, target: ExperimentConfig.EqualSpeedEntry? = nil) {
+        init(model: String, method: ExperimentConfig.MethodEntry? = nil, ratio: Double? = nil, seed: UInt64? = nil,
+             calibration: ExperimentConfig.CalibrationEntry? = nil, tagged: Bool = false, target: ExperimentConfig.EqualSpeedEntry? = nil) {
             self.model = model
             self.method = method
             self.ratio = ratio
             self.seed = seed
+            self.calibration = calibration
+            calibrationTag = tagged ? calibration?.tag : nil
             self.target = target
         }
 
@@ -28,23 +36,30 @@ public struct ExperimentGrid: Sendable {
         public var id: String {
             let model = ExperimentGrid.folderName(self.model)
             guard let method, let seed else { return "\(model)/dense" }
-            if let target { return "\(model)/\(method.label)-\(target.slug)-s\(seed)" }
-            return "\(model)/\(method.label)-p\(String(format: "%.2f", ratio ?? 0))-s\(seed)"
+            let calibration = calibrationTag.map { "-\($0)" } ?? ""
+            if let target { return "\(model)/\(method.label)-\(target.slug)\(calibration)-s\(seed)" }
+            return "\(model)/\(method.label)-p\(String(format: "%.2f", ratio ?? 0))\(calibration)-s\(seed)"
         }
     }
 
     public let cells: [Cell]
 
     public init(_ config: ExperimentConfig) {
-        let seeds = config.calibration.seeds
+        let tagged = config.calibrations.count > 1
+        // Every calibration setting × its seeds.
+        let settings = config.calibrations.flatMap { calibration in calibration.seeds.map { (calibration, $0) } }
         cells = config.models.flatMap { model in
             let fixed = config.methods.flatMap { method in
-                config.ratios.flatMap { ratio in seeds.map { Cell(model: model, method: method, ratio: ratio, seed: $0) } }
+                config.ratios.flatMap { ratio in
+                    settings.map { Cell(model: model, method: method, ratio: ratio, seed: $1, calibration: $0, tagged: tagged) }
+                }
             }
             let searched = (config.equalSpeed ?? []).flatMap { target in
-                config.methods.flatMap { method in seeds.map { Cell(model: model, method: method, ratio: nil, seed: $0, target: target) } }
+                config.methods.flatMap { method in
+                    settings.map { Cell(model: model, method: method, seed: $1, calibration: $0, tagged: tagged, target: target) }
+                }
             }
-            return [Cell(model: model, method: nil, ratio: nil, seed: nil)] + fixed + searched
+            return [Cell(model: model)] + fixed + searched
         }
     }
 

@@ -111,7 +111,8 @@ public struct ExperimentRunner {
 
     private func finish(_ cell: ExperimentGrid.Cell, in folder: URL, pruning: PruningMetadata?, search: EqualSpeedRecord?, perplexity: [PerplexityRecord],
                         zeroshot: ZeroShotRecord?, latency: [LatencyRecord], progress: (String) -> Void) throws {
-        let record = CellRecord(id: cell.id, model: cell.model, method: cell.method, ratio: cell.ratio ?? search?.ratio, seed: cell.seed, pruning: pruning,
+        let record = CellRecord(id: cell.id, model: cell.model, method: cell.method, ratio: cell.ratio ?? search?.ratio, seed: cell.seed,
+                                calibration: cell.calibration, pruning: pruning,
                                 equalSpeed: search, perplexity: perplexity, zeroshot: zeroshot, latency: latency,
                                 provenance: RunProvenance(harnessVersion: HarnessVersion.current, host: ProcessInfo.processInfo.hostName,
                                                           cpu: cpuModelName(), threads: threads,
@@ -130,7 +131,7 @@ public struct ExperimentRunner {
             steps.forget(step)
             try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
         }
-        _ = try steps.result(step, "prune \(method.label) at \(ratio)", pruneArguments(cell.model, method, ratio: ratio, seed: seed, output: output,
+        _ = try steps.result(step, "prune \(method.label) at \(ratio)", pruneArguments(cell.model, method, ratio: ratio, calibration: cell.calibration ?? config.calibrations[0], seed: seed, output: output,
                                                                                        importance: importance.reuse))
         if let keep = importance.keep { try keepImportance(of: output, as: keep) }
         return try JSONDecoder().decode(PruningMetadata.self, from: Data(contentsOf: output.appendingPathComponent("pruning.json")))
@@ -189,9 +190,8 @@ public struct ExperimentRunner {
             : ["bench", "decode", "--model", model, "--batch", "\(entry.batch)", "--context", "\(entry.length)", "--threads", "\(threads)"]
     }
 
-    func pruneArguments(_ model: String, _ method: ExperimentConfig.MethodEntry, ratio: Double, seed: UInt64, output: URL,
-                                importance: URL?) -> [String] {
-        let c = config.calibration
+    func pruneArguments(_ model: String, _ method: ExperimentConfig.MethodEntry, ratio: Double, calibration c: ExperimentConfig.CalibrationEntry,
+                        seed: UInt64, output: URL, importance: URL?) -> [String] {
         var arguments = ["prune", "--model", model, "--method", method.method, "--ratio", "\(ratio)", "--ratio-kind", config.ratioKind.rawValue,
                          "--calibration", c.text, "--cal-samples", "\(c.samples)", "--cal-seqlen", "\(c.seqlen)", "--cal-sampling", c.sampling,
                          "--seed", "\(seed)", "--output", output.path, "--threads", "\(threads)"]
@@ -202,13 +202,14 @@ public struct ExperimentRunner {
         return arguments
     }
 
-    /// For a globally allocated cell: an earlier cell's gradient sums it can spend (those of
-    /// a global_pca run serve both allocations), and where to keep its own when it makes them.
+    /// For a globally allocated cell: an earlier cell's gradient sums it can spend (same
+    /// model, calibration and seed; those of a global_pca run serve both allocations), and where to keep its own when it makes them.
     private func sharedImportance(_ cell: ExperimentGrid.Cell, method: ExperimentConfig.MethodEntry, seed: UInt64) -> (reuse: URL?, keep: URL?) {
         let allocation = method.allocation ?? PruningMethods.defaultAllocation(method.method, ratioKind: config.ratioKind)
         guard allocation != .uniform else { return (nil, nil) }
         let folder = work.appendingPathComponent(ExperimentGrid.folderName(cell.model))
-        let withPCA = folder.appendingPathComponent("importance-s\(seed)-pca.h5"), plain = folder.appendingPathComponent("importance-s\(seed).h5")
+        let name = "importance-\((cell.calibration ?? config.calibrations[0]).tag)-s\(seed)"
+        let withPCA = folder.appendingPathComponent("\(name)-pca.h5"), plain = folder.appendingPathComponent("\(name).h5")
         let candidates = allocation == .globalPCA ? [withPCA] : [withPCA, plain]
         if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) { return (found, nil) }
         return (nil, allocation == .globalPCA ? withPCA : plain)

@@ -54,7 +54,8 @@ public struct SlurmScripts {
                 let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("intraslice-plan-\(getpid())")
                 // An equal-speed search prunes up to steps + 1 times, each planned at its largest ratio.
                 let (ratio, prunes) = cell.target.map { ($0.maxRatio, $0.steps + 1) } ?? (cell.ratio ?? 0, 1)
-                let once = try plan(["plan"] + runner.pruneArguments(cell.model, method, ratio: ratio, seed: seed, output: scratch, importance: nil))
+                let once = try plan(["plan"] + runner.pruneArguments(cell.model, method, ratio: ratio, calibration: cell.calibration ?? config.calibrations[0], seed: seed,
+                                                                             output: scratch, importance: nil))
                 estimates += Array(repeating: once, count: prunes)
             }
             cellEstimates[cell.id] = estimates

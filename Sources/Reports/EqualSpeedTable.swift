@@ -12,9 +12,7 @@ extension ExperimentTables {
         let perplexity = results.config.evaluations.perplexity ?? []
         let zeroshot = results.config.evaluations.zeroshot != nil
         return (results.config.equalSpeed ?? []).compactMap { target -> TextTable? in
-            let methods = results.config.methods.map { method in
-                (method.label, cells.filter { $0.method == method && $0.equalSpeed?.target == target })
-            }.filter { !$0.1.isEmpty }
+            let methods = methodRows.map { row in (row.label, cells.filter { row.holds($0) && $0.equalSpeed?.target == target }) }.filter { !$0.1.isEmpty }
             guard !methods.isEmpty else { return nil }
             let columns = ["method", "ratio needed", "decoder reduction", "params", "measured speedup", "probes"]
                 + perplexity.map { "\($0.data) ppl (L = \($0.seqlen))" } + (zeroshot ? ["zero-shot avg"] : [])

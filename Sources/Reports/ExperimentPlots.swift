@@ -20,7 +20,7 @@ extension ExperimentTables {
     /// Method label → its pruned groups, ratios ascending.
     private func byMethod(_ model: String) -> [(label: String, groups: [Group])] {
         let groups = groups(model: model)
-        return results.config.methods.map(\.label).map { label in (label, groups.filter { $0.label == label && $0.ratio != nil }) }
+        return methodRows.map(\.label).map { label in (label, groups.filter { $0.label == label && $0.ratio != nil }) }
             .filter { !$0.groups.isEmpty }
     }
 

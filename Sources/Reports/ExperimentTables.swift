@@ -32,13 +32,31 @@ public struct ExperimentTables {
         let cells: [CellRecord]
     }
 
-    /// The dense cell, then methods in config order, ratios ascending.
+    /// A row of the tables: a method as configured, and its calibration setting when the
+    /// config has several (a calibration ablation).
+    struct MethodRow {
+        let label: String
+        let method: ExperimentConfig.MethodEntry
+        let calibration: ExperimentConfig.CalibrationEntry?
+
+        func holds(_ cell: CellRecord) -> Bool { cell.method == method && (calibration == nil || cell.calibration == calibration) }
+    }
+
+    /// Methods in config order, each with every calibration setting in config order.
+    var methodRows: [MethodRow] {
+        let settings: [ExperimentConfig.CalibrationEntry?] = results.config.calibrations.count > 1 ? results.config.calibrations : [nil]
+        return results.config.methods.flatMap { method in
+            settings.map { MethodRow(label: method.label + ($0.map { " (\($0.label))" } ?? ""), method: method, calibration: $0) }
+        }
+    }
+
+    /// The dense cell, then method rows in order, ratios ascending.
     func groups(model: String) -> [Group] {
         let cells = results.cells.filter { $0.model == model }
         var groups = [Group(label: "dense", ratio: nil, cells: cells.filter { $0.method == nil })]
-        for method in results.config.methods {
+        for row in methodRows {
             for ratio in results.config.ratios.sorted() {
-                groups.append(Group(label: method.label, ratio: ratio, cells: cells.filter { $0.method == method && $0.ratio == ratio && $0.equalSpeed == nil }))
+                groups.append(Group(label: row.label, ratio: ratio, cells: cells.filter { row.holds($0) && $0.ratio == ratio && $0.equalSpeed == nil }))
             }
         }
         return groups.filter { !$0.cells.isEmpty }
@@ -51,7 +69,7 @@ public struct ExperimentTables {
             let columns = ["method", "dense ppl", "dense params"] + ratios.flatMap { ["\(percent($0)) ppl", "\(percent($0)) params"] }
             func measured(_ group: Group) -> [String] { [statistic(group.cells.map { $0.perplexity[index].ppl }), parameters(group.cells)] }
             let dense = groups.first { $0.ratio == nil }.map { [["dense"] + measured($0) + ratios.flatMap { _ in ["", ""] }] } ?? []
-            let rows = dense + results.config.methods.map(\.label).map { label in
+            let rows = dense + methodRows.map(\.label).map { label in
                 [label, "", ""] + ratios.flatMap { ratio in groups.first { $0.label == label && $0.ratio == ratio }.map(measured) ?? ["–", "–"] }
             }
             let windows = Set(results.cells.compactMap { $0.perplexity.indices.contains(index) ? $0.perplexity[index].windows : nil })
@@ -141,7 +159,9 @@ public struct ExperimentTables {
     }
 
     var seedNote: [String] {
-        results.config.calibration.seeds.count > 1 ? ["Pruned cells: mean ± standard deviation over calibration seeds \(results.config.calibration.seeds.map(String.init).joined(separator: ", "))."] : []
+        let seeds = results.config.calibrations.map(\.seeds)
+        return seeds.contains { $0.count > 1 }
+            ? ["Pruned cells: mean ± standard deviation over calibration seeds \(Set(seeds.joined()).sorted().map(String.init).joined(separator: ", "))."] : []
     }
 }
 

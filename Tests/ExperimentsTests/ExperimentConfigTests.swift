@@ -18,8 +18,8 @@ final class ExperimentConfigTests: XCTestCase {
         let config = try ExperimentConfig.parse(minimal, file: "study.yaml")
         XCTAssertEqual(config.ratioKind, .params)
         XCTAssertEqual(config.methods, [.init(method: "magnitude"), .init(method: "intraslice", allocation: .globalPCA)])
-        XCTAssertEqual(config.calibration, ExperimentConfig.CalibrationEntry())
-        XCTAssertEqual(config.calibration.samples, 128)
+        XCTAssertEqual(config.calibrations, [ExperimentConfig.CalibrationEntry()])
+        XCTAssertEqual(config.calibrations[0].samples, 128)
         XCTAssertEqual(config.evaluations.perplexity?.first?.data, "wikitext2")
         XCTAssertEqual(config.evaluations.perplexity?.first?.seqlen, 512)
         XCTAssertNil(config.evaluations.zeroshot)
@@ -65,7 +65,7 @@ final class ExperimentConfigTests: XCTestCase {
 
     func testTheGridHasADenseCellPerModelAndShardsPartitionIt() throws {
         var config = try ExperimentConfig.parse(minimal, file: "study.yaml")
-        config.calibration.seeds = [0, 1]
+        config.calibrations[0].seeds = [0, 1]
         let grid = ExperimentGrid(config)
         XCTAssertEqual(grid.cells.count, 1 + 2 * 2 * 2)
         XCTAssertEqual(grid.cells.first?.id, "smollm2-135m/dense")
@@ -102,6 +102,40 @@ final class ExperimentConfigTests: XCTestCase {
             XCTAssertThrowsError(try ExperimentConfig.parse(text, file: "study.yaml"), to) {
                 XCTAssertTrue("\($0)".hasPrefix("study.yaml: ") && "\($0)".contains(message), "\($0)")
             }
+        }
+    }
+
+    /// A list of calibration settings is a grid axis (a calibration-size ablation): ids name
+    /// the setting only then, and one setting is still written as the mapping it was, so
+    /// the identity of results made before lists existed does not change.
+    func testCalibrationSettingsAreAGridAxis() throws {
+        let ablation = minimal + "\ncalibration:\n  - {samples: 32, seqlen: 512}\n  - {samples: 128, seqlen: 512, seeds: [0, 1]}"
+        let config = try ExperimentConfig.parse(ablation, file: "study.yaml")
+        XCTAssertEqual(config.calibrations.map(\.samples), [32, 128])
+        let grid = ExperimentGrid(config)
+        XCTAssertEqual(grid.cells.count, 1 + 2 * 2 * 3)
+        XCTAssertEqual(grid.cells[1].id, "smollm2-135m/magnitude-p0.20-wiki-32x512-random-s0")
+        XCTAssertEqual(grid.cells[3].id, "smollm2-135m/magnitude-p0.20-wiki-128x512-random-s1")
+        XCTAssertEqual(grid.cells[3].calibration?.samples, 128)
+
+        let single = try ExperimentConfig.parse(minimal + "\ncalibration: {samples: 32}", file: "study.yaml")
+        let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(single)) as? [String: Any]
+        XCTAssertTrue(json?["calibration"] is [String: Any], "one setting is written as a mapping")
+        XCTAssertEqual(ExperimentGrid(single).cells[1].id, "smollm2-135m/magnitude-p0.20-s0")
+        let twice = minimal + "\ncalibration:\n  - {samples: 32}\n  - {samples: 32, seeds: [0]}"
+        XCTAssertThrowsError(try ExperimentConfig.parse(twice, file: "study.yaml")) { XCTAssertTrue("\($0)".contains("calibration lists a setting twice"), "\($0)") }
+        let bad = minimal + "\ncalibration:\n  - {samples: 32}\n  - {samples: 0}"
+        XCTAssertThrowsError(try ExperimentConfig.parse(bad, file: "study.yaml")) { XCTAssertTrue("\($0)".contains("calibration[1]: samples must be at least 1"), "\($0)") }
+        let typo = minimal + "\ncalibration:\n  - {samples: 32}\n  - {sample: 64}"
+        XCTAssertThrowsError(try ExperimentConfig.parse(typo, file: "study.yaml")) { XCTAssertTrue("\($0)".contains("unknown key 'sample' in calibration.[1]"), "\($0)") }
+    }
+}
+
+extension ExperimentConfigTests {
+    func testABadValueInACalibrationListIsNamedWhereItIs() {
+        let text = minimal + "\ncalibration:\n  - {samples: 32}\n  - {samples: many}"
+        XCTAssertThrowsError(try ExperimentConfig.parse(text, file: "study.yaml")) {
+            XCTAssertTrue("\($0)".contains("calibration") && "\($0)".contains("samples"), "\($0)")
         }
     }
 }
