@@ -1,4 +1,5 @@
 @testable import Experiments
+import TestSupport
 import Pruning
 import XCTest
 
@@ -137,5 +138,21 @@ extension ExperimentConfigTests {
         XCTAssertThrowsError(try ExperimentConfig.parse(text, file: "study.yaml")) {
             XCTAssertTrue("\($0)".contains("calibration") && "\($0)".contains("samples"), "\($0)")
         }
+    }
+}
+
+extension ExperimentConfigTests {
+    /// Every config committed in Experiments/ passes the checks `experiment run` makes
+    /// (models named in them are registry names, so this holds without the assets).
+    func testEveryCommittedConfigIsValid() throws {
+        let folder = repositoryRoot.appendingPathComponent("Experiments")
+        let configs = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }.sorted()
+        XCTAssertEqual(configs, ["calibration-ablation.yaml", "equal-speed.yaml", "first-look.yaml", "ppl-table.yaml", "smoke.yaml",
+                                 "speed-table.yaml", "zeroshot-table.yaml"])
+        for name in configs {
+            XCTAssertNoThrow(try ExperimentConfig.load(folder.appendingPathComponent(name).path), name)
+        }
+        let ablation = try ExperimentConfig.load(folder.appendingPathComponent("calibration-ablation.yaml").path)
+        XCTAssertEqual(ExperimentGrid(ablation).cells.count, 2 * (1 + 2 * 5 * 2))
     }
 }
