@@ -31,7 +31,8 @@ for ratio in "${RATIOS[@]}"; do
   folders=()
   for allocation in ${ALLOCATIONS:-uniform global_pca global}; do
     cell=$ratio-$allocation
-    folders+=("$WORK/$cell")
+    # The plot reads each cell's pruning.json, copied into OUT: it needs no pruned model.
+    folders+=("$OUT/$cell")
     mkdir -p "$OUT/$cell"
     # Pruned again when its evaluations are unfinished and the pruned model is gone (a new machine).
     if [ ! -f "$OUT/$cell/pruning.json" ] ||
