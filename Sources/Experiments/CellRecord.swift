@@ -70,7 +70,9 @@ public struct ZeroShotRecord: Codable, Sendable, Equatable {
     }
 }
 
-/// `bench prefill --json` or `bench decode --json`, as one shape's timing.
+/// One shape's timing: the dense cell's from `bench prefill --json` or `bench decode
+/// --json`; a pruned cell's from `bench speedup --json`, timed in alternation with the dense
+/// model in the same process, which also gives its speedup.
 public struct LatencyRecord: Codable, Sendable, Equatable {
     public let kind: ExperimentConfig.LatencyEntry.Kind
     public let batch: Int
@@ -79,24 +81,26 @@ public struct LatencyRecord: Codable, Sendable, Equatable {
     /// Median seconds of one prefill call or one decode step.
     public let medianSeconds: Double
     public let tokensPerSecond: Double
-    enum CodingKeys: String, CodingKey { case kind, batch, length, medianSeconds = "median_seconds", tokensPerSecond = "tokens_per_second" }
+    /// Pruned cells: the dense model's median in the same measurement, and the median over
+    /// alternating rounds of dense time / this model's time (absent in cells made before).
+    public let baselineMedianSeconds: Double?
+    public let speedup: Double?
+    enum CodingKeys: String, CodingKey {
+        case kind, batch, length, medianSeconds = "median_seconds", tokensPerSecond = "tokens_per_second",
+             baselineMedianSeconds = "baseline_median_seconds", speedup
+    }
 
     /// From the bench command's JSON line.
     static func decode(_ data: Data, entry: ExperimentConfig.LatencyEntry) throws -> LatencyRecord {
-        struct Prefill: Decodable {
-            let seconds_median: Double, tokens_per_second: Double
+        struct Line: Decodable {
+            let seconds_median: Double?, ms_per_step_median: Double?, tokens_per_second: Double
+            let baseline_seconds_median: Double?, speedup: Double?
         }
-        struct Decode: Decodable {
-            let ms_per_step_median: Double, tokens_per_second: Double
+        let line = try JSONDecoder().decode(Line.self, from: data)
+        guard let seconds = line.seconds_median ?? line.ms_per_step_median.map({ $0 / 1000 }) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "no seconds_median or ms_per_step_median"))
         }
-        switch entry.kind {
-        case .prefill:
-            let p = try JSONDecoder().decode(Prefill.self, from: data)
-            return LatencyRecord(kind: .prefill, batch: entry.batch, length: entry.length, medianSeconds: p.seconds_median, tokensPerSecond: p.tokens_per_second)
-        case .decode:
-            let d = try JSONDecoder().decode(Decode.self, from: data)
-            return LatencyRecord(kind: .decode, batch: entry.batch, length: entry.length, medianSeconds: d.ms_per_step_median / 1000,
-                                 tokensPerSecond: d.tokens_per_second)
-        }
+        return LatencyRecord(kind: entry.kind, batch: entry.batch, length: entry.length, medianSeconds: seconds, tokensPerSecond: line.tokens_per_second,
+                             baselineMedianSeconds: line.baseline_seconds_median, speedup: line.speedup)
     }
 }

@@ -102,9 +102,11 @@ public struct ExperimentRunner {
                                                                              ["eval", "zeroshot", "--model", model, "--tasks", entry.tasks.joined(separator: ","),
                                                                               "--threads", "\(threads)"] + (entry.limit.map { ["--limit", "\($0)"] } ?? [])))
         }
+        // A pruned model is timed against the dense one in the same process (its speedup).
+        let baseline = cell.method == nil ? nil : cell.model
         let latency = try (evaluations.latency ?? []).enumerated().map { i, entry in
-            try LatencyRecord.decode(steps.result("latency-\(i)", "\(entry.kind.rawValue) \(entry.batch) × \(entry.length)", latencyArguments(entry, model: model)),
-                                     entry: entry)
+            try LatencyRecord.decode(steps.result("latency-\(i)", "\(entry.kind.rawValue) \(entry.batch) × \(entry.length)",
+                                                  latencyArguments(entry, model: model, baseline: baseline)), entry: entry)
         }
         try finish(cell, in: folder, pruning: pruning, search: search, perplexity: perplexity, zeroshot: zeroshot, latency: latency, progress: progress)
     }
@@ -152,13 +154,11 @@ public struct ExperimentRunner {
             }
             let output = probeFolder(cell, ratio: ratio)
             let pruning = try prune(cell, method, ratio: ratio, seed: seed, output: output, step: "\(name)-prune", steps: steps)
-            steps.progress("\(name): timing \(target.kind.rawValue) \(target.batch) × \(target.length), dense / pruned at \(ratio) / dense")
-            let time = { (model: String) in
-                try LatencyRecord.decode(CommandStep(executable: self.executable, arguments: self.latencyArguments(target.shape, model: model),
-                                                     threads: self.threads).run(), entry: target.shape).medianSeconds
-            }
-            let denseBefore = try time(cell.model), pruned = try time(output.path), denseAfter = try time(cell.model)
-            let probe = SpeedProbe(ratio: ratio, decoderReduction: pruning.decoderReduction, denseSeconds: (denseBefore + denseAfter) / 2, prunedSeconds: pruned)
+            steps.progress("\(name): timing \(target.kind.rawValue) \(target.batch) × \(target.length) at \(ratio) against the dense model")
+            let timing = try LatencyRecord.decode(CommandStep(executable: executable, arguments: latencyArguments(target.shape, model: output.path, baseline: cell.model),
+                                                              threads: threads).run(), entry: target.shape)
+            let probe = SpeedProbe(ratio: ratio, decoderReduction: pruning.decoderReduction, denseSeconds: timing.baselineMedianSeconds ?? .nan,
+                                   prunedSeconds: timing.medianSeconds, speedup: timing.speedup)
             try steps.save(name, try Self.encoder.encode(probe))
             steps.progress("\(name): \(String(format: "%.3f", probe.speedup))× at ratio \(ratio) (target \(target.speedup)×)")
             probes.append(probe)
@@ -184,10 +184,15 @@ public struct ExperimentRunner {
         try FileManager.default.moveItem(at: probe, to: output)
     }
 
-    func latencyArguments(_ entry: ExperimentConfig.LatencyEntry, model: String) -> [String] {
-        entry.kind == .prefill
-            ? ["bench", "prefill", "--model", model, "--batch", "\(entry.batch)", "--seqlen", "\(entry.length)", "--threads", "\(threads)"]
-            : ["bench", "decode", "--model", model, "--batch", "\(entry.batch)", "--context", "\(entry.length)", "--threads", "\(threads)"]
+    /// The bench command timing `entry` on `model`: alone, or against `baseline` in alternation.
+    func latencyArguments(_ entry: ExperimentConfig.LatencyEntry, model: String, baseline: String? = nil) -> [String] {
+        let shape = ["--batch", "\(entry.batch)", "--threads", "\(threads)"]
+        if let baseline {
+            return ["bench", "speedup", "--model", model, "--baseline", baseline, "--kind", entry.kind.rawValue, "--length", "\(entry.length)"] + shape
+        }
+        return entry.kind == .prefill
+            ? ["bench", "prefill", "--model", model, "--seqlen", "\(entry.length)"] + shape
+            : ["bench", "decode", "--model", model, "--context", "\(entry.length)"] + shape
     }
 
     func pruneArguments(_ model: String, _ method: ExperimentConfig.MethodEntry, ratio: Double, calibration c: ExperimentConfig.CalibrationEntry,

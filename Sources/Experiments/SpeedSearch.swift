@@ -1,23 +1,24 @@
 import Foundation
 
 /// One probe of an equal-speed search: the model pruned at `ratio`, timed on the target's
-/// shape against the dense model in the same step (dense, pruned, dense again; the dense
-/// time is the mean of its two medians, so a machine that drifts during the probe shifts
-/// both sides alike).
+/// shape against the dense model in one process (`bench speedup`: alternating rounds, the
+/// speedup their median ratio), so a machine that drifts during the probe shifts both
+/// sides alike.
 public struct SpeedProbe: Codable, Sendable, Equatable {
     public let ratio: Double
     public let decoderReduction: Double
     public let denseSeconds: Double
     public let prunedSeconds: Double
-    /// denseSeconds / prunedSeconds.
+    /// The median over rounds of dense / pruned time.
     public let speedup: Double
 
-    public init(ratio: Double, decoderReduction: Double, denseSeconds: Double, prunedSeconds: Double) {
+    /// `speedup` defaults to the ratio of the two medians.
+    public init(ratio: Double, decoderReduction: Double, denseSeconds: Double, prunedSeconds: Double, speedup: Double? = nil) {
         self.ratio = ratio
         self.decoderReduction = decoderReduction
         self.denseSeconds = denseSeconds
         self.prunedSeconds = prunedSeconds
-        speedup = denseSeconds / prunedSeconds
+        self.speedup = speedup ?? denseSeconds / prunedSeconds
     }
 
     enum CodingKeys: String, CodingKey {

@@ -43,7 +43,7 @@ extension ExperimentTables {
                              columns: columns, rows: rows,
                              notes: ["Ratio needed: the smallest ratio whose measured speedup reached the target, by bisection in (0, \(percent(target.maxRatio))] "
                                      + "(\(target.steps) halvings after a probe at the largest ratio; probes: how many were pruned and timed). "
-                                     + "Speedup: dense median time / pruned median time, both timed in the same step, \(threads) threads."] + seedNote)
+                                     + "Speedup: median over rounds of dense time / pruned time, the two timed in alternation in one process (bench speedup), \(threads) threads."] + seedNote)
         }
     }
 }

@@ -49,7 +49,7 @@ extension ExperimentTables {
         func point(_ group: Group) -> (x: Double, y: Double)? {
             let accuracies = group.cells.compactMap { $0.zeroshot.map(ZeroShotAverage.of) }
             guard accuracies.count == group.cells.count, group.cells.allSatisfy({ !$0.latency.isEmpty }) else { return nil }
-            return (denseSeconds / mean(group.cells.map { $0.latency[0].medianSeconds }), 100 * mean(accuracies))
+            return (mean(group.cells.map { $0.latency[0].speedup ?? denseSeconds / $0.latency[0].medianSeconds }), 100 * mean(accuracies))
         }
         let densePoint = point(dense)
         let series = byMethod(model).enumerated().map { i, method in

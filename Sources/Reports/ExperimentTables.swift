@@ -140,7 +140,7 @@ public struct ExperimentTables {
                     let rate = median(group.cells.map { $0.latency[i].tokensPerSecond })
                     return String(format: "%.1f tok/s", rate)
                 }
-                return String(format: "%.2f×", denseSeconds[i] / median(group.cells.map { $0.latency[i].medianSeconds }))
+                return String(format: "%.2f×", median(group.cells.map { $0.latency[i].speedup ?? denseSeconds[i] / $0.latency[i].medianSeconds }))
             }
             return [group.label, group.ratio.map(percent) ?? "0 %", reduction.isEmpty ? "0 %" : String(format: "%.2f %%", 100 * reduction[0]),
                     parameters(group.cells)] + speedups
@@ -148,7 +148,8 @@ public struct ExperimentTables {
         let threads = Set(results.cells.map(\.provenance.threads)).sorted().map(String.init).joined(separator: "/")
         let cpus = Set(results.cells.map(\.provenance.cpu)).sorted().joined(separator: "; ")
         return TextTable(title: "\(model): speed against the dense model in the same run", columns: columns, rows: rows,
-                         notes: ["Dense row: tokens per second; others: dense median time / pruned median time. \(threads) threads on \(cpus)."])
+                         notes: ["Dense row: tokens per second; others: the speedup over the dense model, timed in alternation with it in one process "
+                                 + "(median over rounds of dense time / pruned time; in cells made before that, dense median / pruned median). \(threads) threads on \(cpus)."])
     }
 
     /// What the reference rows are and where they were published.
