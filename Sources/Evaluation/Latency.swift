@@ -48,15 +48,26 @@ public enum LatencyBenchmark {
                                observer: ActivationObserver? = nil) throws -> TimingSummary {
         try model.checkContext(seqlen, "the prefill length")
         let tokens = randomTokens(batch * seqlen, vocabulary: model.vocabularySize, seed: seed)
-        return try measure(warmup: warmup, repeats: repeats) {
-            let hidden = try model.hiddenStates(tokens: tokens, batch: batch, observer: observer)
-            // Logits block by block, as evaluation forms them, so memory stays bounded.
-            var row = 0
-            while row < hidden.rows {
-                _ = model.logits(hidden, rows: row..<min(hidden.rows, row + 256))
-                row += 256
-            }
+        return try measure(warmup: warmup, repeats: repeats) { try prefillCall(model, tokens: tokens, batch: batch, observer: observer) }
+    }
+
+    /// One timed prefill: hidden states, then every logit block by block, as evaluation
+    /// forms them, so memory stays bounded.
+    static func prefillCall(_ model: TransformerModel, tokens: [Int32], batch: Int, observer: ActivationObserver? = nil) throws {
+        let hidden = try model.hiddenStates(tokens: tokens, batch: batch, observer: observer)
+        var row = 0
+        while row < hidden.rows {
+            _ = model.logits(hidden, rows: row..<min(hidden.rows, row + 256))
+            row += 256
         }
+    }
+
+    /// One timed decode step: the cache rewound to `context`, then `step` (a token per
+    /// sequence) through the model with its logits.
+    static func decodeStep(_ model: TransformerModel, cache: KVCache, context: Int, step: [Int32], batch: Int) throws {
+        cache.truncate(to: context)
+        let hidden = try model.hiddenStates(tokens: step, batch: batch, cache: cache)
+        _ = model.logits(hidden, rows: 0..<batch)
     }
 
     /// The reverse-mode pass (`maskGradients`) against one forward pass (prefill, every
@@ -67,18 +78,10 @@ public enum LatencyBenchmark {
                                     seed: UInt64 = 0) throws -> (forward: TimingSummary, gradients: TimingSummary, ratios: [Double]) {
         try model.checkContext(seqlen, "the sequence length")
         let tokens = randomTokens(seqlen, vocabulary: model.vocabularySize, seed: seed)
-        func forward() throws {
-            let hidden = try model.hiddenStates(tokens: tokens)
-            var row = 0
-            while row < hidden.rows {
-                _ = model.logits(hidden, rows: row..<min(hidden.rows, row + 256))
-                row += 256
-            }
-        }
         var forwardSeconds: [Double] = [], gradientSeconds: [Double] = []
         for round in 0..<(warmup + repeats) {
             var start = monotonicSeconds()
-            try forward()
+            try prefillCall(model, tokens: tokens, batch: 1)
             let f = monotonicSeconds() - start
             start = monotonicSeconds()
             _ = try model.maskGradients(tokens: tokens)
@@ -107,9 +110,7 @@ public enum LatencyBenchmark {
         var timings: [Int: TimingSummary] = [:]
         for context in Set(contexts).sorted(by: >) {
             timings[context] = try measure(warmup: warmup, repeats: repeats) {
-                cache.truncate(to: context)
-                let hidden = try model.hiddenStates(tokens: step, batch: batch, cache: cache)
-                _ = model.logits(hidden, rows: 0..<batch)
+                try decodeStep(model, cache: cache, context: context, step: step, batch: batch)
             }
         }
         return contexts.map { timings[$0]! }

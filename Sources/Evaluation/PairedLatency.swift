@@ -20,15 +20,8 @@ public enum PairedLatency {
                                seed: UInt64 = 0) throws -> Result {
         for m in [baseline, model] { try m.checkContext(seqlen, "the prefill length") }
         let tokens = LatencyBenchmark.randomTokens(batch * seqlen, vocabulary: min(baseline.vocabularySize, model.vocabularySize), seed: seed)
-        func call(_ m: TransformerModel) throws {
-            let hidden = try m.hiddenStates(tokens: tokens, batch: batch)
-            var row = 0
-            while row < hidden.rows {
-                _ = m.logits(hidden, rows: row..<min(hidden.rows, row + 256))
-                row += 256
-            }
-        }
-        return try alternate(warmup: warmup, repeats: repeats, baseline: { try call(baseline) }, model: { try call(model) })
+        return try alternate(warmup: warmup, repeats: repeats, baseline: { try LatencyBenchmark.prefillCall(baseline, tokens: tokens, batch: batch) },
+                             model: { try LatencyBenchmark.prefillCall(model, tokens: tokens, batch: batch) })
     }
 
     /// One decode step (a token for each of `batch` sequences, with their logits) at a KV
@@ -43,11 +36,7 @@ public enum PairedLatency {
             try m.checkContext(context + 1, "the decode context plus the new token")
             let cache = KVCache(model: m, batch: batch, capacity: context + 1)
             _ = try m.hiddenStates(tokens: prompt, batch: batch, cache: cache)
-            return {
-                cache.truncate(to: context)
-                let hidden = try m.hiddenStates(tokens: step, batch: batch, cache: cache)
-                _ = m.logits(hidden, rows: 0..<batch)
-            }
+            return { try LatencyBenchmark.decodeStep(m, cache: cache, context: context, step: step, batch: batch) }
         }
         return try alternate(warmup: warmup, repeats: repeats, baseline: stepper(baseline), model: stepper(model))
     }

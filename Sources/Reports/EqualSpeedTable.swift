@@ -31,7 +31,7 @@ extension ExperimentTables {
                 guard searches.allSatisfy({ $0.ratio != nil }) else {
                     let best = searches.map { $0.probes.map(\.speedup).max() ?? 0 }.max() ?? 0
                     rows.append([label, "not reached", "–", "–", String(format: "%.2f× at %@", best, percent(target.maxRatio)), probes]
-                                + quality([]).map { _ in "–" })
+                                + Array(repeating: "–", count: perplexity.count + (zeroshot ? 1 : 0)))
                     continue
                 }
                 let chosen = searches.compactMap(\.chosen)

@@ -72,10 +72,9 @@ public struct PublishedNumbers: Decodable, Sendable {
         return numbers
     }
 
-    /// The repository's `Baselines/published/numbers.yaml`, looked for above the running
-    /// executable (`.build/…/intraslice` in a checkout); nil when there is none.
-    public static func repositoryFile() -> String? {
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    /// The repository's `Baselines/published/numbers.yaml`, looked for above `executable`
+    /// (`.build/…/intraslice` in a checkout); nil when there is none.
+    public static func repositoryFile(above executable: String) -> String? {
         var folder = URL(fileURLWithPath: executable).deletingLastPathComponent()
         while folder.path != "/" {
             let candidate = folder.appendingPathComponent("Baselines/published/numbers.yaml")

@@ -99,7 +99,7 @@ struct ExperimentReport: ParsableCommand {
 
     func run() throws {
         let loaded = try ExperimentResults.load(URL(fileURLWithPath: results))
-        let numbers = try (published ?? PublishedNumbers.repositoryFile()).map(PublishedNumbers.load)
+        let numbers = try (published ?? PublishedNumbers.repositoryFile(above: ExperimentRun.executablePath)).map(PublishedNumbers.load)
         let tables = ExperimentTables(loaded, published: numbers).all(standardErrors: standardErrors)
         var written: [String] = []
         func files(_ items: [(title: String, text: String)], suffix: String) throws {
