@@ -15,7 +15,8 @@ import Pruning
 /// finished cell; the step running when it was killed continues from its own saved state
 /// (a prune's checkpoints). A cell is locked while it runs, so two runners on one folder
 /// (two shards, or a second start by mistake) never run the same cell. A cell's pruned
-/// model lives in the work folder until the cell is done; global allocations of one model,
+/// model lives in the work folder (`PrunedModelStore`) until the cell is done, and longer
+/// with `keepModels`; cells that prune alike share it, and global allocations of one model,
 /// seed and calibration share one gradient pass (`prune --importance`).
 public struct ExperimentRunner {
     public let config: ExperimentConfig
@@ -25,6 +26,7 @@ public struct ExperimentRunner {
     public let executable: String
     public let threads: Int
     public let keepModels: Bool
+    let store: PrunedModelStore
 
     public init(config: ExperimentConfig, results: URL, work: URL? = nil, executable: String, threads: Int, keepModels: Bool = false) {
         self.config = config
@@ -33,6 +35,7 @@ public struct ExperimentRunner {
         self.executable = executable
         self.threads = threads
         self.keepModels = keepModels
+        store = PrunedModelStore(root: self.work)
     }
 
     public struct Summary: Sendable {
@@ -55,7 +58,7 @@ public struct ExperimentRunner {
                 continue
             }
             try FileManager.default.createDirectory(at: folder.appendingPathComponent("steps"), withIntermediateDirectories: true)
-            guard let lock = CellLock(folder.appendingPathComponent(".lock")) else {
+            guard let lock = FileLock(folder.appendingPathComponent(".lock")) else {
                 progress("[\(n + 1)/\(cells.count)] \(cell.id): run by another process; skipped")
                 busy.append(cell.id)
                 continue
@@ -71,24 +74,24 @@ public struct ExperimentRunner {
 
     private func runCell(_ cell: ExperimentGrid.Cell, in folder: URL, progress: @escaping (String) -> Void) throws {
         let steps = CellSteps(folder: folder.appendingPathComponent("steps"), executable: executable, threads: threads, progress: progress)
+        let held = HeldModels()
+        defer { held.releaseAll(delete: false) }
         var model = cell.model
         var pruning: PruningMetadata?
         var search: EqualSpeedRecord?
         if let method = cell.method, let seed = cell.seed {
-            let output: URL, ratio: Double
+            var ratio = cell.ratio ?? 0
             if let target = cell.target {
-                let record = try searchRatio(cell, method: method, seed: seed, target: target, steps: steps)
+                let record = try searchRatio(cell, method: method, seed: seed, target: target, steps: steps, held: held)
                 search = record
                 guard let found = record.ratio else {
                     progress("\(target.label) not reached at the largest ratio \(target.maxRatio) (\(String(format: "%.2f", record.probes[0].speedup))×)")
-                    return try finish(cell, in: folder, pruning: nil, search: record, perplexity: [], zeroshot: nil, latency: [], progress: progress)
+                    return try finish(cell, in: folder, pruning: nil, search: record, perplexity: [], zeroshot: nil, latency: [], held: held, progress: progress)
                 }
-                (output, ratio) = (work.appendingPathComponent(cell.id).appendingPathComponent("model"), found)
-                try adoptProbe(of: cell, ratio: found, record: record, as: output, steps: steps)
-            } else {
-                (output, ratio) = (work.appendingPathComponent(cell.id), cell.ratio ?? 0)
+                ratio = found
             }
-            pruning = try prune(cell, method, ratio: ratio, seed: seed, output: output, step: "prune", steps: steps)
+            let output: URL
+            (pruning, output) = try prune(cell, method, ratio: ratio, seed: seed, step: "prune", steps: steps, held: held)
             model = output.path
         }
         let evaluations = config.evaluations
@@ -108,11 +111,11 @@ public struct ExperimentRunner {
             try LatencyRecord.decode(steps.result("latency-\(i)", "\(entry.kind.rawValue) \(entry.batch) × \(entry.length)",
                                                   latencyArguments(entry, model: model, baseline: baseline)), entry: entry)
         }
-        try finish(cell, in: folder, pruning: pruning, search: search, perplexity: perplexity, zeroshot: zeroshot, latency: latency, progress: progress)
+        try finish(cell, in: folder, pruning: pruning, search: search, perplexity: perplexity, zeroshot: zeroshot, latency: latency, held: held, progress: progress)
     }
 
     private func finish(_ cell: ExperimentGrid.Cell, in folder: URL, pruning: PruningMetadata?, search: EqualSpeedRecord?, perplexity: [PerplexityRecord],
-                        zeroshot: ZeroShotRecord?, latency: [LatencyRecord], progress: (String) -> Void) throws {
+                        zeroshot: ZeroShotRecord?, latency: [LatencyRecord], held: HeldModels, progress: (String) -> Void) throws {
         let record = CellRecord(id: cell.id, model: cell.model, method: cell.method, ratio: cell.ratio ?? search?.ratio, seed: cell.seed,
                                 calibration: cell.calibration, pruning: pruning,
                                 equalSpeed: search, perplexity: perplexity, zeroshot: zeroshot, latency: latency,
@@ -120,29 +123,57 @@ public struct ExperimentRunner {
                                                           cpu: cpuModelName(), threads: threads,
                                                           finishedUTC: ISO8601DateFormatter().string(from: Date())))
         try OutputFile(folder.appendingPathComponent("cell.json").path).write(try Self.encoder.encode(record))
-        if cell.method != nil && !keepModels { try? FileManager.default.removeItem(at: work.appendingPathComponent(cell.id)) }
+        held.releaseAll(delete: !keepModels)
         progress("done")
     }
 
-    /// Prunes `cell`'s model at `ratio` into `output` as step `step`, once: the pruned folder
-    /// appears whole or not at all, and while it exists the prune is done.
-    private func prune(_ cell: ExperimentGrid.Cell, _ method: ExperimentConfig.MethodEntry, ratio: Double, seed: UInt64, output: URL, step: String,
-                       steps: CellSteps) throws -> PruningMetadata {
-        let importance = sharedImportance(cell, method: method, seed: seed)
-        if !FileManager.default.fileExists(atPath: output.appendingPathComponent("pruning.json").path) {
-            steps.forget(step)
-            try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true)
+    /// `cell`'s model pruned at `ratio`, with its metadata, the prune's result line saved as
+    /// step `step`: found in the store (pruned before, by this cell or another) or pruned
+    /// into it now, and held until the cell lets it go. The store entry is locked while it
+    /// is made, so two runners needing one prune run it once.
+    private func prune(_ cell: ExperimentGrid.Cell, _ method: ExperimentConfig.MethodEntry, ratio: Double, seed: UInt64, step: String,
+                       steps: CellSteps, held: HeldModels) throws -> (PruningMetadata, URL) {
+        let calibration = cell.calibration ?? config.calibrations[0]
+        let entry = store.entry(model: cell.model, method: method, ratioKind: config.ratioKind.rawValue, ratio: ratio, calibration: calibration, seed: seed)
+        let what = "prune \(method.label) at \(ratio)"
+        var prunedNow = false
+        while !held.holds(entry) {
+            try FileManager.default.createDirectory(at: entry.folder.deletingLastPathComponent(), withIntermediateDirectories: true)
+            guard let lock = FileLock(entry.lockFile, wait: true) else { throw ConfigError(entry.lockFile.path, "cannot be opened to lock it") }
+            if entry.line == nil {
+                // A whole model whose line is missing: this cell's prune, killed before the line was stored; otherwise pruned again.
+                if FileManager.default.fileExists(atPath: entry.folder.appendingPathComponent("pruning.json").path) {
+                    if let line = steps.saved(step) { try OutputFile(entry.lineFile.path).write(line) } else { try FileManager.default.removeItem(at: entry.folder) }
+                }
+            }
+            if entry.line == nil {
+                steps.forget(step)
+                let importance = sharedImportance(cell, method: method, seed: seed)
+                let line = try steps.result(step, what, pruneArguments(cell.model, method, ratio: ratio, calibration: calibration, seed: seed, output: entry.folder,
+                                                                       importance: importance.reuse))
+                if let keep = importance.keep { try keepImportance(of: entry.folder, as: keep) }
+                try OutputFile(entry.lineFile.path).write(line)
+                prunedNow = true
+            }
+            lock.share()
+            if entry.line != nil { held.add(entry, lock) } else { lock.release() }
         }
-        _ = try steps.result(step, "prune \(method.label) at \(ratio)", pruneArguments(cell.model, method, ratio: ratio, calibration: cell.calibration ?? config.calibrations[0], seed: seed, output: output,
-                                                                                       importance: importance.reuse))
-        if let keep = importance.keep { try keepImportance(of: output, as: keep) }
-        return try JSONDecoder().decode(PruningMetadata.self, from: Data(contentsOf: output.appendingPathComponent("pruning.json")))
+        if !prunedNow, let line = entry.line {
+            if steps.saved(step) == line {
+                steps.progress("\(what): done before")
+            } else {
+                steps.progress("\(what): pruned before (\(entry.folder.path))")
+                try steps.save(step, line)
+            }
+        }
+        return (try JSONDecoder().decode(PruningMetadata.self, from: Data(contentsOf: entry.folder.appendingPathComponent("pruning.json"))), entry.folder)
     }
 
     /// The equal-speed search of one cell (`SpeedBisection`), one saved step per probe, then
-    /// the whole search as step `search`. Only the best probe's pruned model is kept.
+    /// the whole search as step `search`. Probe models other than the best one are let go
+    /// (and deleted, unless models are kept) as soon as a better one is found.
     private func searchRatio(_ cell: ExperimentGrid.Cell, method: ExperimentConfig.MethodEntry, seed: UInt64, target: ExperimentConfig.EqualSpeedEntry,
-                             steps: CellSteps) throws -> EqualSpeedRecord {
+                             steps: CellSteps, held: HeldModels) throws -> EqualSpeedRecord {
         if let saved = steps.saved("search") { return try JSONDecoder().decode(EqualSpeedRecord.self, from: saved) }
         let bisection = SpeedBisection(target: target)
         var probes: [SpeedProbe] = []
@@ -152,8 +183,7 @@ public struct ExperimentRunner {
                 probes.append(try JSONDecoder().decode(SpeedProbe.self, from: saved))
                 continue
             }
-            let output = probeFolder(cell, ratio: ratio)
-            let pruning = try prune(cell, method, ratio: ratio, seed: seed, output: output, step: "\(name)-prune", steps: steps)
+            let (pruning, output) = try prune(cell, method, ratio: ratio, seed: seed, step: "\(name)-prune", steps: steps, held: held)
             steps.progress("\(name): timing \(target.kind.rawValue) \(target.batch) × \(target.length) at \(ratio) against the dense model")
             let timing = try LatencyRecord.decode(CommandStep(executable: executable, arguments: latencyArguments(target.shape, model: output.path, baseline: cell.model),
                                                               threads: threads).run(), entry: target.shape)
@@ -163,25 +193,14 @@ public struct ExperimentRunner {
             steps.progress("\(name): \(String(format: "%.3f", probe.speedup))× at ratio \(ratio) (target \(target.speedup)×)")
             probes.append(probe)
             let best = bisection.found(probes)
-            for other in probes where other.ratio != best { try? FileManager.default.removeItem(at: probeFolder(cell, ratio: other.ratio)) }
+            for other in probes where other.ratio != best {
+                held.release(store.entry(model: cell.model, method: method, ratioKind: config.ratioKind.rawValue, ratio: other.ratio,
+                                         calibration: cell.calibration ?? config.calibrations[0], seed: seed), delete: !keepModels)
+            }
         }
         let record = EqualSpeedRecord(target: target, probes: probes)
         try steps.save("search", try Self.encoder.encode(record))
         return record
-    }
-
-    private func probeFolder(_ cell: ExperimentGrid.Cell, ratio: Double) -> URL {
-        work.appendingPathComponent(cell.id).appendingPathComponent("probe-\(String(format: "%.3f", ratio))")
-    }
-
-    /// Moves the search's chosen probe model to the cell's model folder, with its prune step
-    /// as the cell's; when it is gone (a run continued elsewhere) the cell prunes again.
-    private func adoptProbe(of cell: ExperimentGrid.Cell, ratio: Double, record: EqualSpeedRecord, as output: URL, steps: CellSteps) throws {
-        let probe = probeFolder(cell, ratio: ratio)
-        guard !FileManager.default.fileExists(atPath: output.path), FileManager.default.fileExists(atPath: probe.appendingPathComponent("pruning.json").path),
-              let index = record.probes.firstIndex(where: { $0.ratio == ratio }), let line = steps.saved("probe-\(index)-prune") else { return }
-        try steps.save("prune", line)
-        try FileManager.default.moveItem(at: probe, to: output)
     }
 
     /// The bench command timing `entry` on `model`: alone, or against `baseline` in alternation.
@@ -295,26 +314,5 @@ struct ExperimentIdentity: Codable {
         }
         try FileManager.default.createDirectory(at: results, withIntermediateDirectories: true)
         try OutputFile(file.path).write(try ExperimentRunner.encoder.encode(self))
-    }
-}
-
-/// An exclusive, non-blocking `flock` on a cell's lock file, released when the process
-/// ends however it ends.
-final class CellLock {
-    private let descriptor: Int32
-
-    init?(_ file: URL) {
-        let fd = open(file.path, O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { return nil }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
-            return nil
-        }
-        descriptor = fd
-    }
-
-    func release() {
-        flock(descriptor, LOCK_UN)
-        close(descriptor)
     }
 }
