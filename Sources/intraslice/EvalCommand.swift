@@ -22,6 +22,14 @@ struct EvalPerplexity: ParsableCommand {
         discussion: "Each window is evaluated alone and predicts its tokens 2…L; the tail shorter than L is dropped."
     )
 
+    @OptionGroup var arguments: EvalPerplexityArguments
+
+    func run() throws { try arguments.run() }
+}
+
+/// `eval ppl`'s arguments and what it does with them, shared with `plan eval ppl` (which
+/// takes the same arguments).
+struct EvalPerplexityArguments: ParsableArguments {
     @Option(help: "Model: a registry name (smollm2-135m, gemma3-270m, qwen2.5-0.5b) or a GGUF path.") var model = "smollm2-135m"
     @Option(help: "Text: wikitext2, wiki, c4, another registry text, or a file path.") var data = "wikitext2"
     @OptionGroup var perplexity: PerplexityOptions

@@ -43,7 +43,7 @@ struct PlanEval: ParsableCommand {
 struct PlanPerplexity: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "ppl", abstract: "Plan `intraslice eval ppl` with these arguments.")
 
-    @OptionGroup var eval: EvalPerplexity
+    @OptionGroup var eval: EvalPerplexityArguments
 
     func run() throws {
         let threads = eval.threadOptions.apply()
