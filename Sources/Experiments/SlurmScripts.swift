@@ -47,16 +47,22 @@ public struct SlurmScripts {
             }
         }
         var cellEstimates: [String: [Estimate]] = [:]
+        // Each distinct prune is planned once (a plan measures the machine's rates for a few
+        // seconds): cells differing only in their seed, or equal-speed targets sharing a largest ratio, plan alike.
+        var planned: [[String]: Estimate] = [:]
         for cell in grid.cells {
             var estimates = perplexity[cell.model] ?? []
-            if let method = cell.method, let seed = cell.seed {
-                progress("planning \(cell.id)")
-                let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("intraslice-plan-\(getpid())")
+            if let method = cell.method {
                 // An equal-speed search prunes up to steps + 1 times, each planned at its largest ratio.
                 let (ratio, prunes) = cell.target.map { ($0.maxRatio, $0.steps + 1) } ?? (cell.ratio ?? 0, 1)
-                let once = try plan(["plan"] + runner.pruneArguments(cell.model, method, ratio: ratio, calibration: cell.calibration ?? config.calibrations[0], seed: seed,
-                                                                             output: scratch, importance: nil))
-                estimates += Array(repeating: once, count: prunes)
+                let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("intraslice-plan-\(getpid())")
+                let arguments = ["plan"] + runner.pruneArguments(cell.model, method, ratio: ratio, calibration: cell.calibration ?? config.calibrations[0], seed: 0,
+                                                                 output: scratch, importance: nil)
+                if planned[arguments] == nil {
+                    progress("planning \(cell.id)")
+                    planned[arguments] = try plan(arguments)
+                }
+                estimates += Array(repeating: planned[arguments]!, count: prunes)
             }
             cellEstimates[cell.id] = estimates
         }
