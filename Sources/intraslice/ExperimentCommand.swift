@@ -122,7 +122,8 @@ struct ExperimentReport: ParsableCommand {
             written.append(output)
         }
         let missing = loaded.unfinished.isEmpty ? "" : "; \(loaded.unfinished.count) cells unfinished: \(loaded.unfinished.joined(separator: ", "))"
-        print("\(tables.count) tables from \(loaded.cells.count) cells of \(loaded.config.name) into \(output)\(missing)")
+        let (count, noun) = format == "svg" ? (written.count, "plot") : (tables.count, "table")
+        print("\(count) \(noun)\(count == 1 ? "" : "s") from \(loaded.cells.count) cells of \(loaded.config.name) into \(output)\(missing)")
         if outputOptions.json {
             JSONOutput.emit(["command": "experiment report", "results": results, "format": format, "files": written, "tables": tables.count,
                              "unfinished": loaded.unfinished])

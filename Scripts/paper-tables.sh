@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Issue 16's committed tables: runs paper-table configs, in order, into Results/<name>
+# with one work folder and --keep-models, so the zero-shot table evaluates the perplexity
+# table's pruned models and the equal-speed searches' probes at 30 % reuse them; then
+# copies each config beside its results and renders report.md, report.tex, report.html
+# and the plots (plots/*.svg). Re-running continues where it stopped (finished cells are
+# never redone). The equal-speed and speed tables time models: nothing else may run on
+# the machine meanwhile. Kept models take ~0.5 GB (SmolLM2-135M) and ~2.2 GB
+# (Qwen2.5-0.5B) each; delete WORKDIR when the configs that share it are done.
+# Usage: Scripts/paper-tables.sh WORKDIR [CONFIG...]
+#   (default: ppl-table zeroshot-table equal-speed speed-table)
+# Environment: BIN (default .build/release/intraslice), THREADS (default 2).
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+WORK=${1:?usage: Scripts/paper-tables.sh WORKDIR [CONFIG...]}
+shift
+if [ $# -gt 0 ]; then CONFIGS=("$@"); else CONFIGS=(ppl-table zeroshot-table equal-speed speed-table); fi
+BIN=${BIN:-$REPO/.build/release/intraslice}
+THREADS=${THREADS:-2}
+export OPENBLAS_NUM_THREADS=$THREADS
+for name in "${CONFIGS[@]}"; do
+  config=$REPO/Experiments/$name.yaml
+  results=$REPO/Results/$name
+  echo "== $name: $(date -u +%FT%TZ)"
+  "$BIN" experiment run "$config" --results "$results" --work "$WORK" --keep-models --threads "$THREADS"
+  cp "$config" "$results/config.yaml"
+  for format in md tex html; do "$BIN" experiment report "$results" --format "$format" --output "$results/report.$format"; done
+  "$BIN" experiment report "$results" --format svg --output "$results/plots"
+done
