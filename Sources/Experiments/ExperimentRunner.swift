@@ -232,7 +232,8 @@ public struct ExperimentRunner {
         let allocation = method.allocation ?? PruningMethods.defaultAllocation(method.method, ratioKind: config.ratioKind)
         guard allocation != .uniform else { return (nil, nil) }
         let folder = work.appendingPathComponent(ExperimentGrid.folderName(cell.model))
-        let name = "importance-\((cell.calibration ?? config.calibrations[0]).tag)-s\(seed)"
+        // The model's full name is hashed in: two models whose folders share a name, run with one --work, never share sums.
+        let name = "importance-\((cell.calibration ?? config.calibrations[0]).tag)-s\(seed)-\(SHA256.hex(of: Data(cell.model.utf8)).prefix(8))"
         let withPCA = folder.appendingPathComponent("\(name)-pca.h5"), plain = folder.appendingPathComponent("\(name).h5")
         let candidates = allocation == .globalPCA ? [withPCA] : [withPCA, plain]
         if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) { return (found, nil) }
