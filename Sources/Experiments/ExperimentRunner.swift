@@ -133,29 +133,29 @@ public struct ExperimentRunner {
     /// is made, so two runners needing one prune run it once.
     private func prune(_ cell: ExperimentGrid.Cell, _ method: ExperimentConfig.MethodEntry, ratio: Double, seed: UInt64, step: String,
                        steps: CellSteps, held: HeldModels) throws -> (PruningMetadata, URL) {
-        let calibration = cell.calibration ?? config.calibrations[0]
-        let entry = store.entry(model: cell.model, method: method, ratioKind: config.ratioKind.rawValue, ratio: ratio, calibration: calibration, seed: seed)
+        let entry = storeEntry(cell, method, ratio: ratio, seed: seed)
         let what = "prune \(method.label) at \(ratio)"
         var prunedNow = false
         while !held.holds(entry) {
             try FileManager.default.createDirectory(at: entry.folder.deletingLastPathComponent(), withIntermediateDirectories: true)
             guard let lock = FileLock(entry.lockFile, wait: true) else { throw ConfigError(entry.lockFile.path, "cannot be opened to lock it") }
-            if entry.line == nil {
-                // A whole model whose line is missing: this cell's prune, killed before the line was stored; otherwise pruned again.
-                if FileManager.default.fileExists(atPath: entry.folder.appendingPathComponent("pruning.json").path) {
-                    if let line = steps.saved(step) { try OutputFile(entry.lineFile.path).write(line) } else { try FileManager.default.removeItem(at: entry.folder) }
-                }
+            var line = entry.line
+            // A whole model whose line is missing: this cell's prune, killed before the line was stored; otherwise pruned again.
+            if line == nil, FileManager.default.fileExists(atPath: entry.folder.appendingPathComponent("pruning.json").path) {
+                line = steps.saved(step)
+                if let line { try OutputFile(entry.lineFile.path).write(line) } else { try FileManager.default.removeItem(at: entry.folder) }
             }
-            if entry.line == nil {
+            if line == nil {
                 steps.forget(step)
                 let importance = sharedImportance(cell, method: method, seed: seed)
-                let line = try steps.result(step, what, pruneArguments(cell.model, method, ratio: ratio, calibration: calibration, seed: seed, output: entry.folder,
-                                                                       importance: importance.reuse))
+                let made = try steps.result(step, what, pruneArguments(cell.model, method, ratio: ratio, calibration: calibration(of: cell), seed: seed,
+                                                                       output: entry.folder, importance: importance.reuse))
                 if let keep = importance.keep { try keepImportance(of: entry.folder, as: keep) }
-                try OutputFile(entry.lineFile.path).write(line)
+                try OutputFile(entry.lineFile.path).write(made)
                 prunedNow = true
             }
             lock.share()
+            // Sharing is not atomic: a runner deleting the entry may have come between.
             if entry.line != nil { held.add(entry, lock) } else { lock.release() }
         }
         if !prunedNow, let line = entry.line {
@@ -167,6 +167,13 @@ public struct ExperimentRunner {
             }
         }
         return (try JSONDecoder().decode(PruningMetadata.self, from: Data(contentsOf: entry.folder.appendingPathComponent("pruning.json"))), entry.folder)
+    }
+
+    /// The calibration setting `cell` is pruned with.
+    func calibration(of cell: ExperimentGrid.Cell) -> ExperimentConfig.CalibrationEntry { cell.calibration ?? config.calibrations[0] }
+
+    private func storeEntry(_ cell: ExperimentGrid.Cell, _ method: ExperimentConfig.MethodEntry, ratio: Double, seed: UInt64) -> PrunedModelStore.Entry {
+        store.entry(model: cell.model, method: method, ratioKind: config.ratioKind.rawValue, ratio: ratio, calibration: calibration(of: cell), seed: seed)
     }
 
     /// The equal-speed search of one cell (`SpeedBisection`), one saved step per probe, then
@@ -194,8 +201,7 @@ public struct ExperimentRunner {
             probes.append(probe)
             let best = bisection.found(probes)
             for other in probes where other.ratio != best {
-                held.release(store.entry(model: cell.model, method: method, ratioKind: config.ratioKind.rawValue, ratio: other.ratio,
-                                         calibration: cell.calibration ?? config.calibrations[0], seed: seed), delete: !keepModels)
+                held.release(storeEntry(cell, method, ratio: other.ratio, seed: seed), delete: !keepModels)
             }
         }
         let record = EqualSpeedRecord(target: target, probes: probes)
@@ -233,7 +239,7 @@ public struct ExperimentRunner {
         guard allocation != .uniform else { return (nil, nil) }
         let folder = work.appendingPathComponent(ExperimentGrid.folderName(cell.model))
         // The model's full name is hashed in: two models whose folders share a name, run with one --work, never share sums.
-        let name = "importance-\((cell.calibration ?? config.calibrations[0]).tag)-s\(seed)-\(SHA256.hex(of: Data(cell.model.utf8)).prefix(8))"
+        let name = "importance-\(calibration(of: cell).tag)-s\(seed)-\(SHA256.hex(of: Data(cell.model.utf8)).prefix(8))"
         let withPCA = folder.appendingPathComponent("\(name)-pca.h5"), plain = folder.appendingPathComponent("\(name).h5")
         let candidates = allocation == .globalPCA ? [withPCA] : [withPCA, plain]
         if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0.path) }) { return (found, nil) }

@@ -56,7 +56,7 @@ public struct SlurmScripts {
                 // An equal-speed search prunes up to steps + 1 times, each planned at its largest ratio.
                 let (ratio, prunes) = cell.target.map { ($0.maxRatio, $0.steps + 1) } ?? (cell.ratio ?? 0, 1)
                 let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("intraslice-plan-\(getpid())")
-                let arguments = ["plan"] + runner.pruneArguments(cell.model, method, ratio: ratio, calibration: cell.calibration ?? config.calibrations[0], seed: 0,
+                let arguments = ["plan"] + runner.pruneArguments(cell.model, method, ratio: ratio, calibration: runner.calibration(of: cell), seed: 0,
                                                                  output: scratch, importance: nil)
                 if planned[arguments] == nil {
                     progress("planning \(cell.id)")

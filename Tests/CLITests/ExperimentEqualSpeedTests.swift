@@ -61,9 +61,7 @@ final class ExperimentEqualSpeedTests: XCTestCase {
         let perplexity = try XCTUnwrap((record["perplexity"] as? [[String: Any]])?.first)
         let dense = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: results.appendingPathComponent("cells/smollm2-135m/dense/cell.json"))) as? [String: Any])
         XCTAssertNotEqual(perplexity["model_sha256"] as? String, ((dense["perplexity"] as? [[String: Any]])?.first)?["model_sha256"] as? String)
-        let store = results.appendingPathComponent(".work/pruned/smollm2-135m")
-        let models = try FileManager.default.contentsOfDirectory(atPath: store.path).filter { !$0.hasSuffix(".lock") && !$0.hasSuffix(".prune.json") }
-        XCTAssertEqual(models, [], "probe models left behind once the cell is done")
+        XCTAssertEqual(try storedModels(in: results.appendingPathComponent(".work"), model: "smollm2-135m"), [], "probe models left behind once the cell is done")
 
         let table = folder.appendingPathComponent("report.md")
         let report = try runProgram(executable, ["experiment", "report", results.path, "--format", "md", "--output", table.path])

@@ -22,3 +22,10 @@ func measuredCells(_ results: URL) throws -> [String: NSDictionary] {
     }
     return cells
 }
+
+/// The pruned model folders the work folder `work` holds for `model` (`WORK/pruned/<model>/`,
+/// without their `.lock` and `.prune.json` neighbours).
+func storedModels(in work: URL, model: String) throws -> [String] {
+    let store = work.appendingPathComponent("pruned").appendingPathComponent(model)
+    return try FileManager.default.contentsOfDirectory(atPath: store.path).filter { !$0.hasSuffix(".lock") && !$0.hasSuffix(".prune.json") }.sorted()
+}

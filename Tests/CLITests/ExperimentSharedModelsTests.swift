@@ -30,11 +30,6 @@ final class ExperimentSharedModelsTests: XCTestCase {
         return file.path
     }
 
-    func prunedFolders(_ work: URL) throws -> [String] {
-        let store = work.appendingPathComponent("pruned/smollm2-135m")
-        return try FileManager.default.contentsOfDirectory(atPath: store.path).filter { !$0.hasSuffix(".lock") && !$0.hasSuffix(".prune.json") }.sorted()
-    }
-
     func testAConfigEvaluatesAnotherConfigsKeptModelAndARunWithoutKeepingDeletesIt() throws {
         let folder = try makeTemporaryFolder("shared-models")
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -49,7 +44,7 @@ final class ExperimentSharedModelsTests: XCTestCase {
         }
         let first = try run(perplexity, "ppl", true)
         XCTAssertFalse(first.contains("pruned before"), first)
-        XCTAssertEqual(try prunedFolders(work).count, 2, "both models kept")
+        XCTAssertEqual(try storedModels(in: work, model: "smollm2-135m").count, 2, "both models kept")
 
         let second = try run(zeroshot, "zeroshot", true)
         XCTAssertTrue(second.contains("wanda-p0.30-s0: prune wanda at 0.3: pruned before"), second)
@@ -67,7 +62,7 @@ final class ExperimentSharedModelsTests: XCTestCase {
         // Without --keep-models: the kept 0.3 model is used and deleted; the 0.2 one, not used, stays.
         let third = try run(zeroshot, "zeroshot-again", false)
         XCTAssertTrue(third.contains("prune wanda at 0.3: pruned before"), third)
-        let remaining = try prunedFolders(work)
+        let remaining = try storedModels(in: work, model: "smollm2-135m")
         XCTAssertEqual(remaining.count, 1, "\(remaining)")
         XCTAssertTrue(remaining.first?.hasPrefix("wanda-params-0.200-") == true, "\(remaining)")
     }
