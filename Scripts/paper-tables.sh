@@ -9,7 +9,8 @@
 # (Qwen2.5-0.5B) each; delete WORKDIR when the configs that share it are done.
 # Usage: Scripts/paper-tables.sh WORKDIR [CONFIG...]
 #   (default: ppl-table zeroshot-table equal-speed speed-table)
-# Environment: BIN (default .build/release/intraslice), THREADS (default 2).
+# Environment: BIN (default .build/release/intraslice), THREADS (default 2), MODELS (default:
+# every model of each config; a space-separated list runs only those models' cells).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${1:?usage: Scripts/paper-tables.sh WORKDIR [CONFIG...]}
@@ -18,11 +19,13 @@ if [ $# -gt 0 ]; then CONFIGS=("$@"); else CONFIGS=(ppl-table zeroshot-table equ
 BIN=${BIN:-$REPO/.build/release/intraslice}
 THREADS=${THREADS:-2}
 export OPENBLAS_NUM_THREADS=$THREADS
+MODEL_OPTIONS=()
+for model in ${MODELS:-}; do MODEL_OPTIONS+=(--model "$model"); done
 for name in "${CONFIGS[@]}"; do
   config=$REPO/Experiments/$name.yaml
   results=$REPO/Results/$name
   echo "== $name: $(date -u +%FT%TZ)"
-  "$BIN" experiment run "$config" --results "$results" --work "$WORK" --keep-models --threads "$THREADS"
+  "$BIN" experiment run "$config" --results "$results" --work "$WORK" --keep-models --threads "$THREADS" ${MODEL_OPTIONS[@]+"${MODEL_OPTIONS[@]}"}
   cp "$config" "$results/config.yaml"
   for format in md tex html; do "$BIN" experiment report "$results" --format "$format" --output "$results/report.$format"; done
   "$BIN" experiment report "$results" --format svg --output "$results/plots"

@@ -45,11 +45,13 @@ public struct ExperimentRunner {
         public let busy: [String]
     }
 
-    /// Runs every cell of shard `shard` (`(index, count)`; nil: the whole grid).
-    public func run(shard: (index: Int, count: Int)? = nil, progress: @escaping (String) -> Void) throws -> Summary {
+    /// Runs every cell of shard `shard` (`(index, count)`; nil: the whole grid), only those
+    /// of `models` when it is given (a model's share of a long grid, e.g. to finish one
+    /// model's tables before the next starts).
+    public func run(shard: (index: Int, count: Int)? = nil, models: [String]? = nil, progress: @escaping (String) -> Void) throws -> Summary {
         try ExperimentIdentity(config).claim(results)
         let grid = ExperimentGrid(config)
-        let cells = shard.map { grid.shard($0.index, of: $0.count) } ?? grid.cells
+        let cells = (shard.map { grid.shard($0.index, of: $0.count) } ?? grid.cells).filter { models?.contains($0.model) ?? true }
         var ran: [String] = [], done: [String] = [], busy: [String] = []
         for (n, cell) in cells.enumerated() {
             let folder = cellFolder(cell)

@@ -21,6 +21,7 @@ struct ExperimentRun: ParsableCommand {
     @Argument(help: "The config (YAML).") var config: String
     @Option(help: "The results folder (created; a folder of another config is refused).") var results: String
     @Option(help: "Only shard i of N (1-based: 1/2 and 2/2 together are the grid).") var shard: String?
+    @Option(help: "Only the cells of this model of the config (repeatable).") var model: [String] = []
     @Option(help: "Where pruned models live until their cell is done (default: RESULTS/.work).") var work: String?
     @Flag(help: "Keep each cell's pruned model in the work folder.") var keepModels = false
     @OptionGroup var threadOptions: ThreadOptions
@@ -41,9 +42,12 @@ struct ExperimentRun: ParsableCommand {
     func run() throws {
         let threads = threadOptions.apply()
         let loaded = try ExperimentConfig.load(config)
+        if let unknown = model.first(where: { !loaded.models.contains($0) }) {
+            throw CommandError("\(config): has no model '\(unknown)' for --model (its models: \(loaded.models.joined(separator: ", ")))")
+        }
         let runner = ExperimentRunner(config: loaded, results: URL(fileURLWithPath: results), work: work.map { URL(fileURLWithPath: $0) },
                                       executable: Self.executablePath, threads: threads, keepModels: keepModels)
-        let summary = try runner.run(shard: try parsedShard()) { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
+        let summary = try runner.run(shard: try parsedShard(), models: model.isEmpty ? nil : model) { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
         print("experiment \(loaded.name): \(summary.ran.count) cells run, \(summary.alreadyDone.count) done before, \(summary.busy.count) run elsewhere; results in \(results)")
         if outputOptions.json {
             JSONOutput.emit(["command": "experiment run", "config": config, "results": results, "ran": summary.ran,

@@ -79,6 +79,31 @@ final class ExperimentCommandTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: folder.appendingPathComponent("new").path))
     }
 
+    /// `--model` runs one model's share of a two-model grid (the other model is never
+    /// loaded) and refuses a model the config does not have.
+    func testModelOptionRunsOnlyThatModelsCells() throws {
+        let folder = try makeTemporaryFolder("experiment-model")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let config = folder.appendingPathComponent("two-models.yaml")
+        try """
+            name: two-models
+            models: [smollm2-135m, qwen2.5-0.5b]
+            methods: [magnitude]
+            ratios: [0.1]
+            calibration: {text: wiki, samples: 1, seqlen: 16, sampling: random, seeds: [0]}
+            evaluations:
+              perplexity: [{data: wikitext2, seqlen: 16, windows: 1}]
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let results = folder.appendingPathComponent("results")
+        _ = try run(["run", config.path, "--results", results.path, "--model", "smollm2-135m", "--threads", "2"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: results.appendingPathComponent("cells").path), ["smollm2-135m"])
+        XCTAssertEqual(try measuredCells(results).count, 2, "the dense and the magnitude cell of smollm2-135m")
+
+        let unknown = try runProgram(executable, ["experiment", "run", config.path, "--results", results.path, "--model", "llama-2-7b"])
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.stderr.contains("error: \(config.path): has no model 'llama-2-7b' for --model (its models: smollm2-135m, qwen2.5-0.5b)"), unknown.stderr)
+    }
+
     /// Processes whose command line names a path under `folder`.
     func stepsRunning(under folder: URL) throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { $0.allSatisfy(\.isNumber) }.compactMap { pid in
