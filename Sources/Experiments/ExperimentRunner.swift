@@ -8,6 +8,7 @@ import Pruning
 ///
 ///     DIR/experiment.json          the config, as run (a different config is refused)
 ///     DIR/cells/<id>/steps/*.json  each finished step's result line (prune, ppl-i, zeroshot, latency-i)
+///     DIR/cells/<id>/steps/*.h5    the evaluations' per-window and per-document data (ppl-i, zeroshot)
 ///     DIR/cells/<id>/cell.json     the finished cell (`CellRecord`), written last
 ///
 /// Every file is written atomically and each step is skipped when its file exists, so a
@@ -100,12 +101,12 @@ public struct ExperimentRunner {
         let perplexity = try (evaluations.perplexity ?? []).enumerated().map { i, entry in
             try JSONDecoder().decode(PerplexityRecord.self, from: steps.result("ppl-\(i)", "perplexity on \(entry.data) at L = \(entry.seqlen)",
                                                                                 ["eval", "ppl", "--model", model, "--data", entry.data, "--seqlen", "\(entry.seqlen)",
-                                                                                 "--threads", "\(threads)"] + (entry.windows.map { ["--windows", "\($0)"] } ?? [])))
+                                                                                 "--output", steps.dataFile("ppl-\(i)").path, "--threads", "\(threads)"] + (entry.windows.map { ["--windows", "\($0)"] } ?? [])))
         }
         let zeroshot = try evaluations.zeroshot.map { entry in
             try JSONDecoder().decode(ZeroShotRecord.self, from: steps.result("zeroshot", "zero-shot \(entry.tasks.joined(separator: ","))",
                                                                              ["eval", "zeroshot", "--model", model, "--tasks", entry.tasks.joined(separator: ","),
-                                                                              "--threads", "\(threads)"] + (entry.limit.map { ["--limit", "\($0)"] } ?? [])))
+                                                                              "--output", steps.dataFile("zeroshot").path, "--threads", "\(threads)"] + (entry.limit.map { ["--limit", "\($0)"] } ?? [])))
         }
         // A pruned model is timed against the dense one in the same process (its speedup).
         let baseline = cell.method == nil ? nil : cell.model
@@ -269,6 +270,10 @@ struct CellSteps {
     let progress: (String) -> Void
 
     func file(_ name: String) -> URL { folder.appendingPathComponent("\(name).json") }
+    /// Step `name`'s per-unit data (`eval --output`: per-window NLL, per-document
+    /// predictions), kept beside its result line; its resume log makes a killed
+    /// evaluation continue from its last finished window or document.
+    func dataFile(_ name: String) -> URL { folder.appendingPathComponent("\(name).h5") }
     func saved(_ name: String) -> Data? { try? Data(contentsOf: file(name)) }
     func save(_ name: String, _ data: Data) throws { try OutputFile(file(name).path).write(data) }
     func forget(_ name: String) { try? FileManager.default.removeItem(at: file(name)) }

@@ -50,6 +50,12 @@ final class ExperimentCommandTests: XCTestCase {
         _ = try run(["merge", first.path, second.path, "--results", merged.path])
         let reference = try measuredCells(whole)
         XCTAssertEqual(reference.count, 5)
+        for cell in reference.keys {
+            for data in ["ppl-0.h5", "zeroshot.h5"] {
+                let file = whole.appendingPathComponent("cells/\(cell)/steps/\(data)")
+                XCTAssertEqual(try? Data(contentsOf: file).prefix(8), Data([0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a]), "\(file.path) is not an HDF5 file")
+            }
+        }
         XCTAssertEqual(try measuredCells(merged), reference)
 
         let overlap = try runProgram(executable, ["experiment", "merge", whole.path, first.path, "--results", folder.appendingPathComponent("overlap").path])
