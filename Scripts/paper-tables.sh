@@ -2,8 +2,8 @@
 # Issue 16's committed tables: runs paper-table configs, in order, into Results/<name>
 # with one work folder and --keep-models, so the zero-shot table evaluates the perplexity
 # table's pruned models and the equal-speed searches' probes at 30 % reuse them; then
-# copies each config beside its results and renders report.md, report.tex, report.csv, report.html
-# and the plots (plots/*.svg). Re-running continues where it stopped (finished cells are
+# copies each config beside its results and renders report.md, report.tex, report.html,
+# the tables as CSV (csv/*.csv) and the plots (plots/*.svg). Re-running continues where it stopped (finished cells are
 # never redone). The equal-speed and speed tables time models: nothing else may run on
 # the machine meanwhile. Kept models take ~0.5 GB (SmolLM2-135M) and ~2.2 GB
 # (Qwen2.5-0.5B) each; delete WORKDIR when the configs that share it are done.
@@ -27,6 +27,7 @@ for name in "${CONFIGS[@]}"; do
   echo "== $name: $(date -u +%FT%TZ)"
   "$BIN" experiment run "$config" --results "$results" --work "$WORK" --keep-models --threads "$THREADS" ${MODEL_OPTIONS[@]+"${MODEL_OPTIONS[@]}"}
   cp "$config" "$results/config.yaml"
-  for format in md tex csv html; do "$BIN" experiment report "$results" --format "$format" --output "$results/report.$format"; done
+  for format in md tex html; do "$BIN" experiment report "$results" --format "$format" --output "$results/report.$format"; done
+  "$BIN" experiment report "$results" --format csv --output "$results/csv"
   "$BIN" experiment report "$results" --format svg --output "$results/plots"
 done

@@ -3,8 +3,9 @@
 #   1. Debian packages and assets, as Scripts/setup.sh installs them (no build, no main job),
 #      with all three models so the real-model tests cover every architecture,
 #      plus the packages only tests use (chromium, poppler-utils, slurm-wlm, munge),
-#   2. a throwaway Python with h5py in the asset cache, outside the repository, so the
-#      tests can check that our HDF5 files open in h5py,
+#   2. a throwaway Python with h5py and matplotlib in the asset cache, outside the
+#      repository, so the tests can check that our HDF5 files open in h5py and that
+#      Scripts/plot-activations.py plots a statistics file,
 #   3. swift test, in release mode with testing enabled: the real-model tests dequantize and
 #      run checkpoints of up to 0.6 B parameters, which a debug build does ~10x slower.
 #      It builds into .build-test so it does not undo the release build of setup.sh.
@@ -32,8 +33,10 @@ if ! "$venv/bin/python" -c "import h5py" >/dev/null 2>&1; then
   note "creating $venv with h5py (for the HDF5 interoperability test)"
   rm -rf -- "$venv"
   python3 -m venv "$venv" || die "python3 -m venv failed (Debian: apt-get install python3-venv)"
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check "h5py==3.16.0" ||
-    die "could not install h5py into $venv"
+fi
+if ! "$venv/bin/python" -c "import h5py, matplotlib" >/dev/null 2>&1; then
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check "h5py==3.16.0" "matplotlib==3.10.3" ||
+    die "could not install h5py and matplotlib into $venv"
 fi
 export INTRASLICE_PYTHON=$venv/bin/python
 

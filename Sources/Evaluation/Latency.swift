@@ -128,10 +128,10 @@ public final class LayerClock: ActivationObserver {
         seconds = Array(repeating: [], count: layers)
     }
 
-    public func wants(layer: Int, site: CaptureSite) -> Bool { site == .attentionNormInput || site == .layerOutput }
+    public func wants(layer: Int, site: CaptureSite) -> Bool { site == .residualIn || site == .residualOut }
 
     public func observe(layer: Int, site: CaptureSite, activations: UnsafeBufferPointer<Float>, rows: Int, width: Int) throws {
-        if site == .attentionNormInput { started[layer] = monotonicSeconds() } else { seconds[layer].append(monotonicSeconds() - started[layer]) }
+        if site == .residualIn { started[layer] = monotonicSeconds() } else { seconds[layer].append(monotonicSeconds() - started[layer]) }
     }
 
     public func reset() { seconds = Array(repeating: [], count: seconds.count) }

@@ -14,8 +14,9 @@ public protocol BLASScalar: BinaryFloatingPoint, Sendable where Self.RawSignific
     static func serialSyrkTransposed(n: Int, k: Int, alpha: Self, a: UnsafePointer<Self>, lda: Int,
                                beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
     /// Symmetric eigendecomposition (divide and conquer) of the upper triangle; eigenvalues
-    /// ascending into `w`, eigenvectors overwrite `a` as columns. Returns LAPACK's info.
-    static func syevd(n: Int, a: UnsafeMutablePointer<Self>, w: UnsafeMutablePointer<Self>) -> Int32
+    /// ascending into `w`, with `vectors` the eigenvectors overwrite `a` as columns (without,
+    /// `a` is destroyed). Returns LAPACK's info.
+    static func syevd(n: Int, a: UnsafeMutablePointer<Self>, w: UnsafeMutablePointer<Self>, vectors: Bool) -> Int32
     /// Cholesky factor A = L·Lᵀ in the lower triangle. Returns LAPACK's info.
     static func potrf(n: Int, a: UnsafeMutablePointer<Self>) -> Int32
     /// Solves A·X = B given the lower Cholesky factor; B is n×nrhs and is overwritten.
@@ -40,8 +41,13 @@ extension Float: BLASScalar {
         BLASThreads.prepare()
         cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(n), Int32(k), alpha, a, Int32(lda), beta, c, Int32(ldc))
     }
-    public static func syevd(n: Int, a: UnsafeMutablePointer<Float>, w: UnsafeMutablePointer<Float>) -> Int32 {
+    public static func syevd(n: Int, a: UnsafeMutablePointer<Float>, w: UnsafeMutablePointer<Float>, vectors: Bool) -> Int32 {
         BLASThreads.prepare()
+        // Eigenvalues alone: the two-stage reduction (band form by blocked products, then
+        // tridiagonal) is several times faster than the one-stage one, whose half of
+        // matrix-vector products is memory-bound. Row-major upper is column-major lower of a
+        // symmetric matrix, which spares LAPACKE's transposed copy.
+        if !vectors { return LAPACKE_ssyevd_2stage(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "L")), Int32(n), a, Int32(n), w) }
         return LAPACKE_ssyevd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "U")), Int32(n), a, Int32(n), w)
     }
     public static func potrf(n: Int, a: UnsafeMutablePointer<Float>) -> Int32 {
@@ -72,8 +78,13 @@ extension Double: BLASScalar {
         BLASThreads.prepare()
         cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(n), Int32(k), alpha, a, Int32(lda), beta, c, Int32(ldc))
     }
-    public static func syevd(n: Int, a: UnsafeMutablePointer<Double>, w: UnsafeMutablePointer<Double>) -> Int32 {
+    public static func syevd(n: Int, a: UnsafeMutablePointer<Double>, w: UnsafeMutablePointer<Double>, vectors: Bool) -> Int32 {
         BLASThreads.prepare()
+        // Eigenvalues alone: the two-stage reduction (band form by blocked products, then
+        // tridiagonal) is several times faster than the one-stage one, whose half of
+        // matrix-vector products is memory-bound. Row-major upper is column-major lower of a
+        // symmetric matrix, which spares LAPACKE's transposed copy.
+        if !vectors { return LAPACKE_dsyevd_2stage(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "L")), Int32(n), a, Int32(n), w) }
         return LAPACKE_dsyevd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "U")), Int32(n), a, Int32(n), w)
     }
     public static func potrf(n: Int, a: UnsafeMutablePointer<Double>) -> Int32 {

@@ -29,12 +29,15 @@ public struct ChannelMoments: Sendable {
         block = BlockMoments(width: width)
     }
 
-    /// Adds `rows` rows of `width` values stored row-major in `x`.
-    public mutating func add(_ x: UnsafePointer<Float>, rows: Int) {
+    /// Adds `rows` rows of `width` values at `x`, row r starting at `x + r·stride` (default
+    /// `width`; a larger stride takes a range of a wider row's channels).
+    public mutating func add(_ x: UnsafePointer<Float>, rows: Int, stride: Int? = nil) {
+        let stride = stride ?? width
+        precondition(stride >= width)
         var start = 0
         while start < rows {
             let b = min(Self.blockRows, rows - start)
-            block.compute(x + start * width, rows: b, absMax: &absMax)
+            block.compute(x + start * stride, rows: b, stride: stride, absMax: &absMax)
             join(block, rows: b)
             start += b
         }
@@ -91,8 +94,8 @@ struct BlockMoments: Sendable {
         self.mean = mean; self.m2 = m2; self.m3 = m3; self.m4 = m4
     }
 
-    /// The moments of `rows` rows at `x`; raises `absMax` to the block's magnitudes.
-    mutating func compute(_ x: UnsafePointer<Float>, rows: Int, absMax: inout [Float]) {
+    /// The moments of `rows` rows at `x` (`stride` apart); raises `absMax` to the block's magnitudes.
+    mutating func compute(_ x: UnsafePointer<Float>, rows: Int, stride: Int, absMax: inout [Float]) {
         let width = mean.count
         mean.withUnsafeMutableBufferPointer { mu in
             m2.withUnsafeMutableBufferPointer { s2 in
@@ -101,7 +104,7 @@ struct BlockMoments: Sendable {
                         absMax.withUnsafeMutableBufferPointer { top in
                             for j in 0..<width { mu[j] = 0; s2[j] = 0; s3[j] = 0; s4[j] = 0 }
                             for r in 0..<rows {
-                                let row = x + r * width
+                                let row = x + r * stride
                                 for j in 0..<width {
                                     mu[j] += Double(row[j])
                                     top[j] = max(top[j], abs(row[j]))
@@ -110,7 +113,7 @@ struct BlockMoments: Sendable {
                             let scale = 1 / Double(rows)
                             for j in 0..<width { mu[j] *= scale }
                             for r in 0..<rows {
-                                let row = x + r * width
+                                let row = x + r * stride
                                 for j in 0..<width {
                                     let d = Double(row[j]) - mu[j], d2 = d * d
                                     s2[j] += d2

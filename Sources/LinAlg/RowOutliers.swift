@@ -17,11 +17,13 @@ public struct RowOutliers: Sendable {
         counts = Array(repeating: 0, count: width)
     }
 
-    public mutating func add(_ x: UnsafePointer<Float>, rows: Int) {
-        let n = Double(width)
+    /// Adds `rows` rows of `width` values, row r at `x + r·stride` (default `width`).
+    public mutating func add(_ x: UnsafePointer<Float>, rows: Int, stride: Int? = nil) {
+        let n = Double(width), stride = stride ?? width
+        precondition(stride >= width)
         counts.withUnsafeMutableBufferPointer { counts in
             for r in 0..<rows {
-                let row = x + r * width
+                let row = x + r * stride
                 var sum = 0.0
                 for j in 0..<width { sum += Double(row[j]) }
                 let mean = sum / n

@@ -53,10 +53,10 @@ struct IntraSlice: PruningMethod {
                                        prunesQueryKeyPairs: ArchitectureAdapter(model).queryKeyPairObstacle == nil)
         let heads = try step.planHeads(original, covariance: observer.covariance.matrix)
         let pairs = step.planPairs(original, keptHeads: heads.keptHeads, headSize: heads.headSize, products: observer.queryKeyProducts)
-        statistics.record(layer: index, site: "attention", "channel_scores", heads.scores)
-        statistics.record(layer: index, site: "attention", "kept_query_heads", heads.keptHeads)
-        statistics.record(layer: index, site: "attention", "head_size", [heads.headSize])
-        for (g, kept) in pairs { statistics.record(layer: index, site: "attention", "rope_pairs_kv_head_\(g)", kept) }
+        statistics.record(layer: index, site: .outputProjectionInput, "channel_scores", heads.scores)
+        statistics.record(layer: index, site: .outputProjectionInput, "kept_query_heads", heads.keptHeads)
+        statistics.record(layer: index, site: .outputProjectionInput, "head_size", [heads.headSize])
+        for (g, kept) in pairs { statistics.record(layer: index, site: .queryKeyValue, "rope_pairs_kv_head_\(g)", kept) }
 
         let queryKeyPruned = step.queryKeyPruned(original, plan: .init(keptHeads: heads.keptHeads, headSize: heads.headSize, pairs: pairs))
         model.layers[index].attention = queryKeyPruned
@@ -77,7 +77,7 @@ struct IntraSlice: PruningMethod {
             : try relativeError(middle, base: flow.states) { g in
                 try layer.completeAttention(woInput: unprunedInputs.group(g), residual: flow.states.group(g), index: index, norm: model.streamNorm)
             }
-        statistics.record(layer: index, site: "attention", "relative_output_error", [error])
+        statistics.record(layer: index, site: .outputProjectionInput, "relative_output_error", [error])
         return middle
     }
 
@@ -102,7 +102,7 @@ struct IntraSlice: PruningMethod {
         } ?? relativeError(outputs, base: middle) { g in
             try layer.completeMLP(downInput: inputs.group(g), residual: middle.group(g), index: index, norm: model.streamNorm)
         }
-        statistics.record(layer: index, site: "mlp", "relative_output_error", [error])
+        statistics.record(layer: index, site: .downProjectionInput, "relative_output_error", [error])
         return outputs
     }
 

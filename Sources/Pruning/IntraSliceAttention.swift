@@ -158,8 +158,8 @@ struct IntraSliceAttention {
                 block = block + c.selectingRows(span).selectingColumns(span)
             }
             let basis = try PrincipalBasis(covariance: block, label: "layer \(layer) V/O group \(g)")
-            statistics.record(layer: layer, site: "attention", "vo_eigenvalues_group_\(g)", basis.eigenvalues)
-            statistics.record(layer: layer, site: "attention", "vo_variance_kept_group_\(g)", [basis.varianceKept(k)])
+            statistics.record(layer: layer, site: .outputProjectionInput, "vo_eigenvalues_group_\(g)", basis.eigenvalues)
+            statistics.record(layer: layer, site: .outputProjectionInput, "vo_variance_kept_group_\(g)", [basis.varianceKept(k)])
             bases.append(basis.leading(k))
         }
         // P = blockdiag(U_g(h)) over the kept heads: [heads·dv, heads·k].
@@ -176,7 +176,7 @@ struct IntraSliceAttention {
             do { fitted = try ridgeSolve(gram: reduced, cross: matmul(p, r, transposeA: true), lambda: delta) } catch {
                 throw PruningError("layer \(layer): the V/O ridge system is not positive definite after damping (\(error))")
             }
-            statistics.record(layer: layer, site: "attention", "ridge_lambda", [delta])
+            statistics.record(layer: layer, site: .outputProjectionInput, "ridge_lambda", [delta])
         }
         let wo = matmul(original.wo.asDouble, fitted, transposeB: true).asFloat
 

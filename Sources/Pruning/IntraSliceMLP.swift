@@ -26,8 +26,8 @@ struct IntraSliceMLP {
         let scores = (0..<f).map { (raw[$0, $0] + lambda) * columnNorms[$0] }
         let order = scores.indices.sorted { (scores[$0], $1) > (scores[$1], $0) }
         let kept = Array(order.prefix(f - removed)).sorted(), dropped = Array(order.suffix(removed)).sorted()
-        statistics.record(layer: layer, site: "mlp", "channel_scores", scores)
-        statistics.record(layer: layer, site: "mlp", "kept_channels", kept)
+        statistics.record(layer: layer, site: .downProjectionInput, "channel_scores", scores)
+        statistics.record(layer: layer, site: .downProjectionInput, "kept_channels", kept)
 
         var pruned = mlp
         pruned.keepChannels(kept)

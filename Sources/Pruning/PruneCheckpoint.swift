@@ -44,7 +44,9 @@ public final class PruneCheckpoints {
         let manifestURL = folder.appendingPathComponent(Self.manifestName)
         guard FileManager.default.fileExists(atPath: manifestURL.path),
               let manifest = try? JSONDecoder().decode(Manifest.self, from: RegularFile.read(manifestURL.path)),
-              manifest.key == key else { return nil }
+              manifest.key == key,
+              // A state saved before statistics were kept by capture site is not continued.
+              manifest.statistics.allSatisfy({ CaptureSite(rawValue: $0.site) != nil }) else { return nil }
         return manifest
     }
 
@@ -63,7 +65,11 @@ public final class PruneCheckpoints {
         return PruneState(nextLayer: manifest.nextLayer, model: model,
                           flowStates: try GroupedRows(count: manifest.flowStates.count, spill: spill) { try reader.floatMatrix(manifest.flowStates[$0]) },
                           statistics: PruningStatistics(entries: try manifest.statistics.map {
-                              PruningStatistics.Entry(layer: $0.layer, site: $0.site, name: $0.name, values: try reader.doubles($0.values))
+                              guard let site = CaptureSite(rawValue: $0.site) else {
+                                  throw PruningError("\(folder.path): the saved state names an unknown site '\($0.site)'; delete the folder")
+                              }
+                              return PruningStatistics.Entry(layer: $0.layer, site: site, name: $0.name, values: try reader.doubles($0.values),
+                                                             isInteger: $0.isInteger ?? false, shape: $0.shape)
                           }),
                           extras: try manifest.extras.mapValues { try reader.doubleMatrix($0) })
     }
@@ -82,7 +88,9 @@ public final class PruneCheckpoints {
             key: key, nextLayer: state.nextLayer, blob: blob, blobBytes: 0,
             model: ModelSnapshot(state.model, into: writer),
             flowStates: try state.flowStates.indices.map { writer.add(try state.flowStates.group($0)) },
-            statistics: state.statistics.entries.map { .init(layer: $0.layer, site: $0.site, name: $0.name, values: writer.add($0.values)) },
+            statistics: state.statistics.entries.map {
+                .init(layer: $0.layer, site: $0.site.rawValue, name: $0.name, values: writer.add($0.values), isInteger: $0.isInteger, shape: $0.shape)
+            },
             extras: state.extras.mapValues { writer.add($0) })
         try writer.finish()
         manifest.blobBytes = writer.bytesWritten
@@ -205,6 +213,9 @@ public final class PruneCheckpoints {
         var site: String
         var name: String
         var values: BlobRef
+        /// Absent in states saved before indices were stored as integers.
+        var isInteger: Bool?
+        var shape: [Int]?
     }
 }
 

@@ -309,10 +309,10 @@ struct AllocatedRatios {
     /// allocation ranked and the ratios it set.
     func record(into statistics: inout PruningStatistics) {
         for (l, r) in ratios.enumerated() {
-            statistics.record(layer: l, site: "attention", "allocation_unit_importance", importance.attentionUnits[l])
-            statistics.record(layer: l, site: "attention", "allocation_ratio", [r.attention])
-            statistics.record(layer: l, site: "mlp", "allocation_neuron_importance", importance.neurons[l])
-            statistics.record(layer: l, site: "mlp", "allocation_ratio", [r.mlp])
+            statistics.record(layer: l, site: .outputProjectionInput, "allocation_unit_importance", importance.attentionUnits[l])
+            statistics.record(layer: l, site: .outputProjectionInput, "allocation_ratio", [r.attention])
+            statistics.record(layer: l, site: .downProjectionInput, "allocation_neuron_importance", importance.neurons[l])
+            statistics.record(layer: l, site: .downProjectionInput, "allocation_ratio", [r.mlp])
         }
     }
 }

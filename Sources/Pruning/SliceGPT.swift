@@ -42,8 +42,8 @@ struct SliceGPT: PruningMethod {
             inputBasis = saved
         } else {
             let embeddingBasis = try PrincipalBasis(covariance: covariance(of: flow.states, label: "embeddings"), label: "embeddings")
-            record(&statistics, layer: -1, site: "embedding", embeddingBasis, kept: d)
             inputBasis = embeddingBasis.leading(d)
+            record(&statistics, layer: 0, site: .residualIn, embeddingBasis, kept: inputBasis)
             model.embedding = rotate(model.embedding, inputBasis)
             try flow.transformStates(inputBasis.asFloat)
         }
@@ -57,8 +57,8 @@ struct SliceGPT: PruningMethod {
             let middle = try flow.attentionHalf(model)
             let middleBasis = try PrincipalBasis(covariance: covariance(of: middle, label: "layer \(index) attention output"),
                                                  label: "layer \(index) attention output")
-            record(&statistics, layer: index, site: "mlp_norm_input", middleBasis, kept: d)
             let qMiddle = middleBasis.leading(d)
+            record(&statistics, layer: index, site: .residualMid, middleBasis, kept: qMiddle)
 
             model.layers[index].attentionShortcut = matmul(qMiddle, inputBasis, transposeA: true).asFloat
             model.layers[index].attention.wo = matmul(qMiddle, model.layers[index].attention.wo.asDouble, transposeA: true).asFloat
@@ -72,8 +72,8 @@ struct SliceGPT: PruningMethod {
             let outputBasis = try PrincipalBasis(covariance: covariance(of: outputs, label: "layer \(index) output"),
                                                  label: "layer \(index) output")
             let outputWidth = isLast && !options.sliceHead ? hidden : d
-            record(&statistics, layer: index, site: "layer_output", outputBasis, kept: outputWidth)
             let qOutput = outputBasis.leading(outputWidth)
+            record(&statistics, layer: index, site: .residualOut, outputBasis, kept: qOutput)
             model.layers[index].mlpShortcut = matmul(qOutput, qMiddle, transposeA: true).asFloat
             model.layers[index].mlp.wDown = matmul(qOutput, model.layers[index].mlp.wDown.asDouble, transposeA: true).asFloat
             let qOutputFloat = qOutput.asFloat
@@ -94,10 +94,14 @@ struct SliceGPT: PruningMethod {
 
     private func rotate(_ w: Matrix<Float>, _ q: Matrix<Double>) -> Matrix<Float> { matmul(w.asDouble, q).asFloat }
 
-    private func record(_ statistics: inout PruningStatistics, layer: Int, site: String, _ basis: PrincipalBasis, kept: Int) {
+    /// The site's spectrum, the variance its `kept` leading directions hold, and those
+    /// directions ([D, d]: the basis the sliced stream is expressed in there, which maps it
+    /// back to the original coordinates as x·Qᵀ; `ResidualStreamMap` reads it).
+    private func record(_ statistics: inout PruningStatistics, layer: Int, site: CaptureSite, _ basis: PrincipalBasis, kept: Matrix<Double>) {
         statistics.record(layer: layer, site: site, "eigenvalues", basis.eigenvalues)
-        statistics.record(layer: layer, site: site, "variance_kept", [basis.varianceKept(kept)])
-        statistics.record(layer: layer, site: site, "kept_dimensions", [kept])
+        statistics.record(layer: layer, site: site, "variance_kept", [basis.varianceKept(kept.cols)])
+        statistics.record(layer: layer, site: site, "kept_dimensions", [kept.cols])
+        statistics.record(layer: layer, site: site, "basis", kept.elements, shape: [kept.rows, kept.cols])
     }
 
     /// The sliced width: ⌊(1 − s)·D⌋ rounded down to a multiple of 8 for a slicing ratio; for

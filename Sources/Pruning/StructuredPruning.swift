@@ -45,8 +45,8 @@ struct StructuredPruning: PruningMethod {
             let keptGroups = Set(lowest(groupScores, count: groupsRemoved).complement(in: a.numKVHeads))
             let keptHeads = (0..<a.numHeads).filter { keptGroups.contains(a.kvHeadOfQueryHead[$0]) }
             model.layers[index].attention = a.keepingQueryHeads(keptHeads)
-            statistics.record(layer: index, site: "attention", "group_scores", groupScores)
-            statistics.record(layer: index, site: "attention", "kept_query_heads", keptHeads)
+            statistics.record(layer: index, site: .outputProjectionInput, "group_scores", groupScores)
+            statistics.record(layer: index, site: .outputProjectionInput, "kept_query_heads", keptHeads)
 
             // MLP, on activations that went through the pruned attention.
             var middle = GroupedRows([]), downInputs = GroupedRows([])
@@ -62,8 +62,8 @@ struct StructuredPruning: PruningMethod {
             let removed = plan.mlpChannelsRemoved(afterAttention: model.layers[index].attention)
             let kept = lowest(channelScores, count: removed).complement(in: layer.mlp.width)
             model.layers[index].mlp.keepChannels(kept)
-            statistics.record(layer: index, site: "mlp", "channel_scores", channelScores)
-            statistics.record(layer: index, site: "mlp", "kept_channels", kept)
+            statistics.record(layer: index, site: .downProjectionInput, "channel_scores", channelScores)
+            statistics.record(layer: index, site: .downProjectionInput, "kept_channels", kept)
 
             if let flow { flow.advance(to: try flow.outputsKeeping(kept, of: model, downInputs: downInputs, middle: middle)) }
             context.progress("layer \(index + 1)/\(model.layers.count): kept \(keptHeads.count)/\(a.numHeads) query heads, "

@@ -10,7 +10,7 @@ struct Intraslice: ParsableCommand {
         commandName: "intraslice",
         abstract: "Structured pruning of large language models: IntraSlice, SliceGPT and baselines, evaluated on a CPU.",
         version: HarnessVersion.current,
-        subcommands: [Prune.self, Plan.self, Export.self, Synth.self, Eval.self, Report.self, Tokenize.self, Generate.self, Bench.self, Experiment.self, Assets.self]
+        subcommands: [Prune.self, Plan.self, Export.self, Synth.self, Eval.self, Activations.self, Report.self, Tokenize.self, Generate.self, Bench.self, Experiment.self, Assets.self]
     )
 }
 

@@ -6,7 +6,7 @@ import Reports
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Render tables and plots from results folders (one subfolder per model, pruned ones with their pruning.json).",
-        subcommands: [PerplexityTableReport.self, SpeedupReport.self, AllocationReport.self]
+        subcommands: [PerplexityTableReport.self, SpeedupReport.self, AllocationReport.self, ActivationsReport.self]
     )
 }
 
@@ -59,6 +59,33 @@ struct AllocationReport: ParsableCommand {
         try OutputFile(output).write(Data(plot.svg.utf8))
         FileHandle.standardError.write(Data("wrote \(output)\n".utf8))
         if outputOptions.json { JSONOutput.emit(["command": "report allocation", "folders": folders, "output": output] as [String: Any]) }
+    }
+}
+
+struct ActivationsReport: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "activations",
+        abstract: "Draw statistics files of `intraslice activations` as SVG plots: spectra, variance kept, drift from the dense model, outliers.",
+        discussion: "Spectra and variance kept come from the first file; drift (files made with --reference), largest magnitudes and outlier shares put every file on one chart."
+    )
+
+    @Argument(help: "Statistics files (HDF5).") var files: [String]
+    @Option(help: "The site the spectra and outlier plots show.") var site = "residual_in"
+    @Option(help: "Legend labels, comma-separated, one per file (default: the model, or the pruning method and ratio).") var labels: String?
+    @Option(help: "The folder to write the plots into (created if absent).") var output: String
+    @OptionGroup var outputOptions: OutputOptions
+
+    func run() throws {
+        let plots = try ActivationPlots(files: files, site: site, labels: labels.map { $0.split(separator: ",").map(String.init) })
+        try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        var written: [String] = []
+        for (name, svg) in plots.svgs.sorted(by: { $0.key < $1.key }) {
+            let path = (output as NSString).appendingPathComponent(name)
+            try OutputFile(path).write(Data(svg.utf8))
+            written.append(path)
+        }
+        print("\(written.count) plots from \(files.count) statistics file\(files.count == 1 ? "" : "s") into \(output)")
+        if outputOptions.json { JSONOutput.emit(["command": "report activations", "files": written]) }
     }
 }
 

@@ -132,14 +132,20 @@ final class PruneDeterminismTests: XCTestCase {
         XCTAssertEqual(residentRecord as NSDictionary, record as NSDictionary)
     }
 
-    /// Every dataset of statistics.h5 by path, as the bit patterns of its values.
+    /// Every dataset of statistics.h5 by path, as the bit patterns of its values (float64,
+    /// or int64 for indices and counts).
     func statistics(_ folder: URL) throws -> [String: [UInt64]] {
         let h5 = try H5Reader(path: folder.appendingPathComponent("statistics.h5").path)
         var datasets: [String: [UInt64]] = [:]
         func visit(_ path: String) throws {
             for child in try h5.children(of: path) {
                 let full = path == "/" ? "/\(child)" : "\(path)/\(child)"
-                if h5.kind(of: full) == .group { try visit(full) } else { datasets[full] = try h5.read(full, as: Double.self).values.map(\.bitPattern) }
+                if h5.kind(of: full) == .group {
+                    try visit(full)
+                } else {
+                    datasets[full] = try (try? h5.read(full, as: Double.self).values.map(\.bitPattern))
+                        ?? h5.read(full, as: Int64.self).values.map { UInt64(bitPattern: $0) }
+                }
             }
         }
         try visit("/statistics")

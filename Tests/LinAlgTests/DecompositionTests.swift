@@ -40,6 +40,18 @@ final class DecompositionTests: XCTestCase {
         XCTAssertEqual(e.vectors[0, 1], -e.vectors[1, 1], accuracy: 1e-14)
     }
 
+    /// Eigenvalues alone equal those of the full decomposition (descending) within 1e-12
+    /// of the largest.
+    func testEigenvaluesAloneEqualTheFullDecompositions() throws {
+        for (n, seed) in [(1, 5), (9, 6), (300, 7)] {
+            let a = randomSymmetric(n, seed: UInt64(seed), Double.self)
+            let alone = try symmetricEigenvalues(a), full = try symmetricEigen(a).values
+            XCTAssertEqual(alone.count, n)
+            for (x, y) in zip(alone, full) { XCTAssertEqual(x, y, accuracy: 1e-12 * max(1, abs(full[0]))) }
+        }
+        XCTAssertThrowsError(try symmetricEigenvalues(Matrix<Double>([[1, .nan], [.nan, 1]])))
+    }
+
     func testEigenRejectsNaN() {
         XCTAssertThrowsError(try symmetricEigen(Matrix<Double>([[1, .nan], [.nan, 1]])))
     }

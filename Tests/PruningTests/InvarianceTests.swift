@@ -54,7 +54,7 @@ final class InvarianceTests: XCTestCase {
             &model, context: PruningContext(ratio: try PruningRatio(0, kind: .slicing), calibration: try Self.calibration(loaded)))
         XCTAssertEqual(model.embeddingWidth, 576)
         XCTAssertTrue(model.layers.allSatisfy { $0.attentionShortcut?.rows == 576 && $0.mlpShortcut?.rows == 576 }, "shortcuts included")
-        XCTAssertEqual(statistics.value(layer: 3, site: "layer_output", "eigenvalues")?.count, 576)
+        XCTAssertEqual(statistics.value(layer: 3, site: .residualOut, "eigenvalues")?.count, 576)
         let difference = Self.relativeDifference(try Self.logits(model, tokens), try Self.logits(loaded.model, tokens))
         print("SliceGPT at slicing 0: relative logit difference \(difference)")
         XCTAssertLessThan(difference, 1e-3)

@@ -4,6 +4,7 @@ import LinAlg
 import ModelIO
 @testable import Pruning
 import TestSupport
+import Transformer
 @testable import Transformer
 import XCTest
 
@@ -36,12 +37,12 @@ final class MethodTests: XCTestCase {
         XCTAssertEqual(model.parameterCounts.decoderLayers, before.decoderLayers - 3 * removedPerLayer)
         // The kept group is the one with the larger summed squared Wo columns.
         let original = TinyModels.model("llama").layers[0].attention
-        let scores = statistics.value(layer: 0, site: "attention", "group_scores")!
+        let scores = statistics.value(layer: 0, site: .outputProjectionInput, "group_scores")!
         let expected = (0..<2).map { g in original.queryHeads(ofKVHead: g).flatMap { Attention.span(head: $0, size: 6) }
             .reduce(0.0) { sum, j in sum + (0..<24).reduce(0.0) { $0 + pow(Double(original.wo[$1, j]), 2) } } }
         for g in 0..<2 { XCTAssertEqual(scores[g], expected[g], accuracy: 1e-9) }
         let keptGroup = scores[0] > scores[1] ? 0 : 1
-        XCTAssertEqual(statistics.value(layer: 0, site: "attention", "kept_query_heads"), original.queryHeads(ofKVHead: keptGroup).map(Double.init))
+        XCTAssertEqual(statistics.value(layer: 0, site: .outputProjectionInput, "kept_query_heads"), original.queryHeads(ofKVHead: keptGroup).map(Double.init))
     }
 
     func testParameterRatioComesWithinOneEightChannelStep() throws {
@@ -74,7 +75,7 @@ final class MethodTests: XCTestCase {
             }
             let w = original.layers[1].mlp.wDown
             let expected = (0..<w.cols).map { j in sums[j].squareRoot() * (0..<w.rows).reduce(0.0) { $0 + Double(abs(w[$1, j])) } }
-            let scores = statistics.value(layer: 1, site: "mlp", "channel_scores")!
+            let scores = statistics.value(layer: 1, site: .downProjectionInput, "channel_scores")!
             for j in 0..<w.cols { XCTAssertEqual(scores[j], expected[j], accuracy: 1e-5 * expected[j], "\(architecture) channel \(j)") }
         }
     }
@@ -110,7 +111,7 @@ final class MethodTests: XCTestCase {
             XCTAssertLessThanOrEqual(a.numHeads * a.vHeadDim, 24)
             XCTAssertEqual(layer.mlp.width, 40 - 16, "round(0.4 · 40) = 16 channels removed")
             XCTAssertEqual(a.ropeInverseFrequencies.count * 2, a.qkHeadDim * (a.ropeSegments == nil ? 1 : a.numKVHeads))
-            XCTAssertNotNil(statistics.value(layer: index, site: "mlp", "relative_output_error"))
+            XCTAssertNotNil(statistics.value(layer: index, site: .downProjectionInput, "relative_output_error"))
         }
         XCTAssertEqual(model.parameterCounts.shortcuts, 0)
         XCTAssertNoThrow(try model.hiddenStates(tokens: [1, 2, 3, 4]))
@@ -167,7 +168,7 @@ final class MethodTests: XCTestCase {
             var unprunedMLP = pruned
             unprunedMLP.layers[0].mlp = original.layers[0].mlp
             let mlp = error(try pruned.mlpHalf(0, states: middle), try unprunedMLP.mlpHalf(0, states: middle), middle)
-            let recorded = ["attention", "mlp"].map { statistics.value(layer: 0, site: $0, "relative_output_error")![0] }
+            let recorded = [CaptureSite.outputProjectionInput, .downProjectionInput].map { statistics.value(layer: 0, site: $0, "relative_output_error")![0] }
             XCTAssertGreaterThan(attention, 1e-4, "something was pruned")
             XCTAssertEqual(recorded[0], attention, accuracy: 1e-3 * attention, "\(windows) windows")
             XCTAssertEqual(recorded[1], mlp, accuracy: 1e-3 * mlp, "\(windows) windows")

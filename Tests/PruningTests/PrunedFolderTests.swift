@@ -38,9 +38,9 @@ final class PrunedFolderTests: XCTestCase {
         XCTAssertNotNil((metadata["timings"] as? [String: Double])?["prune_s"])
 
         let h5 = try H5Reader(path: output + "/statistics.h5")
-        let kept = try h5.read("/statistics/layer_00/mlp/kept_channels", as: Double.self).values
+        let kept = try h5.read("/statistics/layer_00/wdown_input/kept_channels", as: Int64.self).values
         XCTAssertEqual(kept.count, back.model.layers[0].mlp.width)
-        let error = try h5.read("/statistics/layer_05/mlp/relative_output_error", as: Double.self).values
+        let error = try h5.read("/statistics/layer_05/wdown_input/relative_output_error", as: Double.self).values
         XCTAssertGreaterThan(error[0], 0)
         XCTAssertLessThan(error[0], 1)
     }
@@ -114,7 +114,7 @@ final class PrunedFolderTests: XCTestCase {
             var model = loaded.model
             let statistics = try IntraSlice(options: MethodOptions(mlpCompensation: compensation)).prune(
                 &model, context: PruningContext(ratio: try PruningRatio(0.3, kind: .slicing), calibration: calibration))
-            let errors = model.layers.indices.map { statistics.value(layer: $0, site: "mlp", "relative_output_error")![0] }
+            let errors = model.layers.indices.map { statistics.value(layer: $0, site: .downProjectionInput, "relative_output_error")![0] }
             let hidden = try model.hiddenStates(tokens: ids, batch: 8)
             var targets = [Int32](repeating: -1, count: ids.count)
             for w in 0..<8 { for t in 0..<511 { targets[w * 512 + t] = ids[w * 512 + t + 1] } }
@@ -148,8 +148,8 @@ final class PrunedFolderTests: XCTestCase {
         var unprunedMLP = pruned
         unprunedMLP.layers[0].mlp = loaded.model.layers[0].mlp
         let mlp = error(try pruned.mlpHalf(0, states: middle), try unprunedMLP.mlpHalf(0, states: middle), middle)
-        let recordedAttention = statistics.value(layer: 0, site: "attention", "relative_output_error")![0]
-        let recordedMLP = statistics.value(layer: 0, site: "mlp", "relative_output_error")![0]
+        let recordedAttention = statistics.value(layer: 0, site: .outputProjectionInput, "relative_output_error")![0]
+        let recordedMLP = statistics.value(layer: 0, site: .downProjectionInput, "relative_output_error")![0]
         print("layer 0 relative errors: attention recorded \(recordedAttention) vs direct \(attention); MLP \(recordedMLP) vs \(mlp)")
         XCTAssertGreaterThan(attention, 1e-4, "something was pruned")
         XCTAssertEqual(recordedAttention, attention, accuracy: 1e-3 * attention)

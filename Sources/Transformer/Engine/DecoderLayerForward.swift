@@ -5,7 +5,7 @@ extension DecoderLayer {
     func forward(_ stream: inout ResidualStream, context: LayerContext) throws {
         try attentionHalf(&stream, context: context)
         try mlpHalf(&stream, context: context)
-        try context.observe(.layerOutput, stream.values, rows: stream.rows, width: stream.width)
+        try context.observe(.residualOut, stream.values, rows: stream.rows, width: stream.width)
     }
 
     /// The attention half on the stream; with `throughOutputProjection` false it stops once
@@ -13,8 +13,9 @@ extension DecoderLayer {
     func attentionHalf(_ stream: inout ResidualStream, context: LayerContext, throughOutputProjection: Bool = true) throws {
         let n = stream.rows, d = stream.width
         precondition(d == inputWidth, "layer \(context.index) reads \(inputWidth) values, the stream has \(d)")
-        try context.observe(.attentionNormInput, stream.values, rows: n, width: d)
+        try context.observe(.residualIn, stream.values, rows: n, width: d)
         normalise(stream, weight: attentionNorm, context: context)
+        try context.observe(.attentionNormOutput, context.workspace.normed, rows: n, width: d)
         try attention.headOutputs(rows: n, inputWidth: d, context: context)
         guard throughOutputProjection else { return }
         try completeAttention(&stream, heads: context.workspace.heads, context: context)
@@ -25,8 +26,9 @@ extension DecoderLayer {
     func mlpHalf(_ stream: inout ResidualStream, context: LayerContext, throughDownProjection: Bool = true) throws {
         let n = stream.rows, d = stream.width
         precondition(d == middleWidth, "layer \(context.index)'s MLP reads \(middleWidth) values, the stream has \(d)")
-        try context.observe(.mlpNormInput, stream.values, rows: n, width: d)
+        try context.observe(.residualMid, stream.values, rows: n, width: d)
         normalise(stream, weight: mlpNorm, context: context)
+        try context.observe(.mlpNormOutput, context.workspace.normed, rows: n, width: d)
         try mlp.gatedActivations(rows: n, inputWidth: d, context: context)
         guard throughDownProjection else { return }
         try completeMLP(&stream, gated: context.workspace.gated, context: context)

@@ -76,7 +76,7 @@ func softmaxInPlace(_ row: UnsafeMutablePointer<Float>, count: Int) {
 
 /// log Σ exp(row): the normaliser of a row of logits, accumulated in Double for long rows;
 /// also the row's largest value, which tells whether a given entry is the argmax.
-func logSumExp(_ row: UnsafePointer<Float>, count: Int) -> (value: Double, maximum: Float) {
+public func logSumExp(_ row: UnsafePointer<Float>, count: Int) -> (value: Double, maximum: Float) {
     let maximum = largest(row, count: count)
     let m = SIMD8<Float>(repeating: maximum)
     var total: Double = 0
