@@ -26,6 +26,20 @@ public enum ActivationSite: String, CaseIterable, Sendable, Codable {
         }
     }
 
+    /// "all", or site names separated by commas, each once; in the schema's order.
+    public static func list(_ text: String) throws -> [ActivationSite] {
+        if text == "all" { return allCases }
+        let chosen = try text.split(separator: ",").map { name in
+            let name = name.trimmingCharacters(in: .whitespaces)
+            guard let site = ActivationSite(rawValue: name) else {
+                throw ActivationRunError("unknown site '\(name)' (known: \(allCases.map(\.rawValue).joined(separator: ", ")))")
+            }
+            return site
+        }
+        guard !chosen.isEmpty, Set(chosen).count == chosen.count else { throw ActivationRunError("name each site once, got '\(text)'") }
+        return allCases.filter(chosen.contains)
+    }
+
     /// The columns of the captured rows that are this site's, in a layer with `attention`.
     func columns(in attention: Attention, capturedWidth: Int) -> Range<Int> {
         switch self {

@@ -43,16 +43,7 @@ struct Activations: ParsableCommand {
     }
 
     func chosenSites() throws -> [ActivationSite] {
-        if sites == "all" { return ActivationSite.allCases }
-        let names = sites.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        let chosen = try names.map { name in
-            guard let site = ActivationSite(rawValue: name) else {
-                throw ValidationError("--sites: unknown site '\(name)' (known: \(ActivationSite.allCases.map(\.rawValue).joined(separator: ", ")))")
-            }
-            return site
-        }
-        guard !chosen.isEmpty, Set(chosen).count == chosen.count else { throw ValidationError("--sites must name each site once, got '\(sites)'") }
-        return ActivationSite.allCases.filter(chosen.contains)
+        do { return try ActivationSite.list(sites) } catch { throw ValidationError("--sites: \(error)") }
     }
 
     func run() throws {

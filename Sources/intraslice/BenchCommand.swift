@@ -6,7 +6,7 @@ import LinAlg
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Speed benchmarks (release builds only give meaningful numbers).",
-        subcommands: [BenchGemm.self, BenchPrefill.self, BenchDecode.self, BenchGradients.self, BenchLatency.self, BenchLayer.self, BenchSpeedup.self]
+        subcommands: [BenchGemm.self, BenchPrefill.self, BenchDecode.self, BenchGradients.self, BenchActivations.self, BenchLatency.self, BenchLayer.self, BenchSpeedup.self]
     )
 }
 

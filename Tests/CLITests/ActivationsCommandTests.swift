@@ -97,6 +97,20 @@ final class ActivationsCommandTests: XCTestCase {
         }
     }
 
+    /// The benchmark runs both sides the asked number of rounds and leaves no scratch file.
+    func testBenchActivationsReportsEveryRound() throws {
+        let run = try runProgram(executable, ["bench", "activations", "--windows", "1", "--seqlen", "64", "--sites", "residual_in,key",
+                                              "--repeats", "2", "--warmup", "0", "--threads", "2", "--json"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let json = try lastJSONObject(run.stdout)
+        XCTAssertEqual((json["cost_ratios"] as? [Double])?.count, 2)
+        XCTAssertEqual(json["sites"] as? [String], ["residual_in", "key"])
+        XCTAssertGreaterThan(json["forward_seconds_median"] as? Double ?? 0, 0)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: FileManager.default.temporaryDirectory.path)
+            .filter { $0.hasPrefix("intraslice-bench-activations-") }
+        XCTAssertEqual(leftovers, [])
+    }
+
     func testContradictoryRequestsAreRefusedBeforeAnythingRuns() throws {
         let folder = try makeTemporaryFolder("activations-refusals")
         defer { try? FileManager.default.removeItem(at: folder) }
