@@ -29,8 +29,8 @@ struct IntraSlice: PruningMethod {
             try context.enter(index, &model)
             let original = model.layers[index]
             let budget = context.budget(for: original, index: index)
-            let middle = try pruneAttention(index, &model, flow: flow, ratio: budget.attentionRatio, statistics: &statistics)
-            let outputs = try pruneMLP(index, &model, flow: flow, middle: middle, budget: budget, statistics: &statistics)
+            let middle = try pruneAttention(index, &model, flow: flow, ratio: budget.attentionRatio, context: context, statistics: &statistics)
+            let outputs = try pruneMLP(index, &model, flow: flow, middle: middle, budget: budget, context: context, statistics: &statistics)
             flow.advance(to: outputs)
             let a = model.layers[index].attention
             context.progress("layer \(index + 1)/\(model.layers.count): \(a.numHeads)/\(original.attention.numHeads) heads of "
@@ -41,7 +41,7 @@ struct IntraSlice: PruningMethod {
     }
 
     /// Steps 1 and 2; returns the stream after the pruned attention (the MLP's input).
-    private func pruneAttention(_ index: Int, _ model: inout TransformerModel, flow: CalibrationFlow, ratio: Double,
+    private func pruneAttention(_ index: Int, _ model: inout TransformerModel, flow: CalibrationFlow, ratio: Double, context: PruningContext,
                                 statistics: inout PruningStatistics) throws -> GroupedRows {
         let layer = model.layers[index], original = layer.attention
         let observer = IntraSliceAttention.Observer(layer: index, attention: original)
@@ -51,6 +51,7 @@ struct IntraSlice: PruningMethod {
                                                   linear: layer.postAttentionNorm == nil && layer.attentionShortcut == nil)
         let step = IntraSliceAttention(layer: index, keep: width - Int((ratio * Double(width)).rounded(.toNearestOrEven)),
                                        prunesQueryKeyPairs: ArchitectureAdapter(model).queryKeyPairObstacle == nil)
+        context.recordCovariance(&statistics, layer: index, site: .outputProjectionInput, sum: observer.covariance.matrix, rows: flow.rowCount)
         let heads = try step.planHeads(original, covariance: observer.covariance.matrix)
         let pairs = step.planPairs(original, keptHeads: heads.keptHeads, headSize: heads.headSize, products: observer.queryKeyProducts)
         statistics.record(layer: index, site: .outputProjectionInput, "channel_scores", heads.scores)
@@ -83,7 +84,7 @@ struct IntraSlice: PruningMethod {
 
     /// Step 3; returns the layer's outputs.
     private func pruneMLP(_ index: Int, _ model: inout TransformerModel, flow: CalibrationFlow, middle: GroupedRows, budget: LayerBudget,
-                          statistics: inout PruningStatistics) throws -> GroupedRows {
+                          context: PruningContext, statistics: inout PruningStatistics) throws -> GroupedRows {
         let layer = model.layers[index], original = layer.mlp
         let recorder = SiteRecorder(layer: index, site: .downProjectionInput, products: .float32)
         let inputs = try flow.downProjectionInputs(model, middle: middle, observer: recorder)
@@ -92,8 +93,10 @@ struct IntraSlice: PruningMethod {
         // step frees it otherwise).
         let gram = Self.errorFromGramSums(width: original.width, rows: flow.rowCount,
                                           linear: layer.postMLPNorm == nil && layer.mlpShortcut == nil) ? recorder.takeSum() : nil
+        let sum = gram ?? recorder.takeSum()
+        context.recordCovariance(&statistics, layer: index, site: .downProjectionInput, sum: sum, rows: flow.rowCount)
         let pruned = try IntraSliceMLP(layer: index, compensation: options.mlpCompensation)
-            .prune(original, removed: removed, covariance: gram ?? recorder.takeSum(), statistics: &statistics)
+            .prune(original, removed: removed, covariance: consume sum, statistics: &statistics)
         model.layers[index].mlp = pruned.mlp
         let outputs = try flow.outputsKeeping(pruned.kept, of: model, downInputs: inputs, middle: middle)
         let error = try gram.map { c in

@@ -23,11 +23,13 @@ public struct PruningJob {
     /// An earlier prune's `importance.h5` (or its folder) to allocate from instead of
     /// running the gradient pass again.
     public let importanceSource: String?
+    /// Whether `statistics.h5` also keeps the covariances the method computed.
+    public let savesCovariances: Bool
 
     /// `allocation` nil: the method's published default (`PruningMethods.defaultAllocation`).
     public init(method: String, ratio: PruningRatio, calibration: CalibrationSettings?, options: MethodOptions = MethodOptions(),
                 sequencesPerGroup: Int = 1, checkpointInterval: Double? = nil, allocation: AllocationSettings? = nil,
-                importanceSource: String? = nil) throws {
+                importanceSource: String? = nil, savesCovariances: Bool = false) throws {
         self.method = try PruningMethods.make(method, options: options)
         methodOptions = options
         self.ratio = ratio
@@ -45,6 +47,7 @@ public struct PruningJob {
             throw PruningError("--importance feeds a global allocation; the uniform allocation has no importances to reuse")
         }
         self.importanceSource = importanceSource
+        self.savesCovariances = savesCovariances
         self.calibration = self.method.needsCalibration || self.allocation.allocation != .uniform ? calibration ?? CalibrationSettings() : nil
         self.sequencesPerGroup = sequencesPerGroup
         self.checkpointInterval = checkpointInterval
@@ -107,7 +110,7 @@ public struct PruningJob {
             var statistics = try method.prune(&model, context: PruningContext(ratio: ratio, calibration: calibrationSet,
                                                                               sequencesPerGroup: sequencesPerGroup, checkpoints: checkpoints,
                                                                               streaming: streaming, spill: spillArea, allocation: allocated?.ratios,
-                                                                              progress: progress))
+                                                                              savesCovariances: savesCovariances, progress: progress))
             timings["prune_s"] = monotonicSeconds() - start
             allocated?.record(into: &statistics)
             try streaming?.restoreVocabulary(into: &model)
@@ -285,11 +288,13 @@ public struct PruningJob {
             let offsets: [Int]?
             let sequencesPerGroup: Int
             let allocation: AllocationSettings
+            /// Set only when covariances are kept (a key made before the option existed stays the same).
+            let covariances: Bool?
         }
         let settings = Settings(harness: HarnessVersion.current, source: sourceSHA256, method: method.name, ratioKind: ratio.kind.rawValue,
                                 streamed: streamed, ratio: ratio.value, options: methodOptions, calibration: calibration?.settings,
                                 calibrationSHA256: calibration?.sourceSHA256, offsets: calibration?.offsets, sequencesPerGroup: sequencesPerGroup,
-                                allocation: allocation)
+                                allocation: allocation, covariances: savesCovariances ? true : nil)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return SHA256.hex(of: (try? encoder.encode(settings)) ?? Data())

@@ -44,12 +44,15 @@ public struct PruningContext {
     public let spill: SpillArea?
     /// Per-layer attention and MLP ratios of a global allocation (nil: uniform).
     public let allocation: [ModuleRatios]?
+    /// Whether the method records the covariances it computes (`recordCovariance`).
+    public let savesCovariances: Bool
 
     public init(ratio: PruningRatio, calibration: CalibrationSet?, sequencesPerGroup: Int = 1, checkpoints: PruneCheckpoints? = nil,
-                streaming: LayerStreaming? = nil, spill: SpillArea? = nil, allocation: [ModuleRatios]? = nil,
+                streaming: LayerStreaming? = nil, spill: SpillArea? = nil, allocation: [ModuleRatios]? = nil, savesCovariances: Bool = false,
                 progress: @escaping (String) -> Void = { _ in }) {
         self.ratio = ratio
         self.allocation = allocation
+        self.savesCovariances = savesCovariances
         self.calibration = calibration
         self.sequencesPerGroup = sequencesPerGroup
         self.checkpoints = checkpoints
@@ -106,6 +109,14 @@ public struct PruningContext {
         }
         try checkpoints?.save(PruneState(nextLayer: index + 1, model: model, flowStates: flow?.states ?? GroupedRows([]), statistics: statistics,
                                          extras: extras()), layerCount: model.layers.count)
+    }
+
+    /// Records `sum` (Σ x xᵀ over `rows` calibration rows at `site`) as the site's
+    /// `covariance`, E[x xᵀ], when the run keeps covariances.
+    func recordCovariance(_ statistics: inout PruningStatistics, layer: Int, site: CaptureSite, sum: Matrix<Double>, rows: Int) {
+        guard savesCovariances else { return }
+        let scale = 1 / Double(max(1, rows))
+        statistics.record(layer: layer, site: site, "covariance", sum.elements.map { $0 * scale }, shape: [sum.rows, sum.cols])
     }
 
     func requireCalibration(_ method: String) throws -> CalibrationSet {

@@ -41,7 +41,9 @@ struct SliceGPT: PruningMethod {
             guard let saved = resumed.extras[Self.inputBasisKey] else { throw PruningError("the saved state lacks SliceGPT's current basis") }
             inputBasis = saved
         } else {
-            let embeddingBasis = try PrincipalBasis(covariance: covariance(of: flow.states, label: "embeddings"), label: "embeddings")
+            let embeddingSum = try covariance(of: flow.states, label: "embeddings")
+            context.recordCovariance(&statistics, layer: 0, site: .residualIn, sum: embeddingSum, rows: flow.rowCount)
+            let embeddingBasis = try PrincipalBasis(covariance: embeddingSum, label: "embeddings")
             inputBasis = embeddingBasis.leading(d)
             record(&statistics, layer: 0, site: .residualIn, embeddingBasis, kept: inputBasis)
             model.embedding = rotate(model.embedding, inputBasis)
@@ -55,8 +57,9 @@ struct SliceGPT: PruningMethod {
             model.layers[index].attentionNorm = [Float](repeating: 1, count: inputBasis.cols)
             model.layers[index].attentionShortcut = inputBasis.asFloat
             let middle = try flow.attentionHalf(model)
-            let middleBasis = try PrincipalBasis(covariance: covariance(of: middle, label: "layer \(index) attention output"),
-                                                 label: "layer \(index) attention output")
+            let middleSum = try covariance(of: middle, label: "layer \(index) attention output")
+            context.recordCovariance(&statistics, layer: index, site: .residualMid, sum: middleSum, rows: flow.rowCount)
+            let middleBasis = try PrincipalBasis(covariance: middleSum, label: "layer \(index) attention output")
             let qMiddle = middleBasis.leading(d)
             record(&statistics, layer: index, site: .residualMid, middleBasis, kept: qMiddle)
 
@@ -69,8 +72,9 @@ struct SliceGPT: PruningMethod {
             let slicedMiddle = try middle.map(spill: flow.spill) { matmul($0, qMiddleFloat) }
             let outputs = try flow.mlpHalf(model, middle: slicedMiddle)
 
-            let outputBasis = try PrincipalBasis(covariance: covariance(of: outputs, label: "layer \(index) output"),
-                                                 label: "layer \(index) output")
+            let outputSum = try covariance(of: outputs, label: "layer \(index) output")
+            context.recordCovariance(&statistics, layer: index, site: .residualOut, sum: outputSum, rows: flow.rowCount)
+            let outputBasis = try PrincipalBasis(covariance: outputSum, label: "layer \(index) output")
             let outputWidth = isLast && !options.sliceHead ? hidden : d
             let qOutput = outputBasis.leading(outputWidth)
             record(&statistics, layer: index, site: .residualOut, outputBasis, kept: qOutput)
