@@ -3,9 +3,9 @@ import LinAlg
 import Transformer
 
 /// KL(p_ref ‖ p) of the next-token distributions two models give on the same tokens:
-/// Σ_v p_ref(v)·(log p_ref(v) − log p(v)) per row, in nats, from each model's logits of
-/// its final hidden states, formed `blockRows` rows at a time (a full vocabulary for every
-/// token would not fit in memory).
+/// Σ_v p_ref(v)·(log p_ref(v) − log p(v)) per row, in nats (`klDivergence`), from each
+/// model's logits of its final hidden states, formed `blockRows` rows at a time (a full
+/// vocabulary for every token would not fit in memory).
 public enum NextTokenDivergence {
     public static func perRow(model: TransformerModel, hidden: Matrix<Float>, reference: TransformerModel, referenceHidden: Matrix<Float>,
                               blockRows: Int = 64) -> [Double] {
@@ -20,14 +20,7 @@ public enum NextTokenDivergence {
             logits.elements.withUnsafeBufferPointer { q in
                 referenceLogits.elements.withUnsafeBufferPointer { p in
                     for i in 0..<rows.count {
-                        let a = q.baseAddress! + i * vocabulary, b = p.baseAddress! + i * vocabulary
-                        let logZ = logSumExp(a, count: vocabulary).value, logZRef = logSumExp(b, count: vocabulary).value
-                        var kl = 0.0
-                        for v in 0..<vocabulary {
-                            let logPRef = Double(b[v]) - logZRef
-                            kl += exp(logPRef) * (logPRef - (Double(a[v]) - logZ))
-                        }
-                        result.append(max(kl, 0))
+                        result.append(klDivergence(reference: p.baseAddress! + i * vocabulary, model: q.baseAddress! + i * vocabulary, count: vocabulary))
                     }
                 }
             }

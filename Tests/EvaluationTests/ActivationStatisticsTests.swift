@@ -101,6 +101,24 @@ final class ActivationStatisticsTests: XCTestCase {
         }
     }
 
+    /// KL of two rows of 49,153 logits (not a multiple of 8) against a float64 computation:
+    /// within 1e-5 relative; a row against itself gives exactly 0.
+    func testNextTokenKLMatchesAFloat64Computation() {
+        var rng = SeededGenerator(seed: 8)
+        let count = 49_153
+        let p = (0..<count).map { _ in Float.random(in: -8..<12, using: &rng) }
+        let q = p.map { $0 + Float.random(in: -1..<1, using: &rng) }
+        func logZ(_ x: [Float]) -> Double { let m = Double(x.max()!); return m + log(x.reduce(0.0) { $0 + exp(Double($1) - m) }) }
+        let zp = logZ(p), zq = logZ(q)
+        let expected = zip(p, q).reduce(0.0) { sum, pair in
+            let lp = Double(pair.0) - zp
+            return sum + exp(lp) * (lp - (Double(pair.1) - zq))
+        }
+        let kl = p.withUnsafeBufferPointer { a in q.withUnsafeBufferPointer { b in klDivergence(reference: a.baseAddress!, model: b.baseAddress!, count: count) } }
+        XCTAssertEqual(kl, expected, accuracy: 1e-5 * expected)
+        XCTAssertEqual(p.withUnsafeBufferPointer { klDivergence(reference: $0.baseAddress!, model: $0.baseAddress!, count: count) }, 0)
+    }
+
     /// The queries and keys are the first 8 and the next 4 columns of the captured rows.
     func testQueriesAndKeysAreTheirColumnsOfTheCapturedRows() throws {
         var rng = SeededGenerator(seed: 4)

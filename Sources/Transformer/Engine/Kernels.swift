@@ -99,6 +99,36 @@ public func logSumExp(_ row: UnsafePointer<Float>, count: Int) -> (value: Double
     return (Double(maximum) + Foundation.log(total), maximum)
 }
 
+/// KL(p ‖ q) = Σ p_v (log p_v − log q_v) of the distributions of two rows of logits, in
+/// nats: log p_v = reference[v] − logZ_p, log q_v = model[v] − logZ_q. Terms in Float,
+/// summed 512 at a time into Double, as `logSumExp`.
+public func klDivergence(reference: UnsafePointer<Float>, model: UnsafePointer<Float>, count: Int) -> Double {
+    let logZp = logSumExp(reference, count: count).value, logZq = logSumExp(model, count: count).value
+    let shift = SIMD8<Float>(repeating: Float(logZq - logZp))
+    let normaliser = SIMD8<Float>(repeating: Float(logZp))
+    var total: Double = 0
+    var i = 0
+    let vectorEnd = count - count % 8
+    while i < vectorEnd {
+        let end = min(i + 512, vectorEnd)
+        var acc = SIMD8<Float>(repeating: 0)
+        while i < end {
+            let p = UnsafeRawPointer(reference + i).loadUnaligned(as: SIMD8<Float>.self)
+            let q = UnsafeRawPointer(model + i).loadUnaligned(as: SIMD8<Float>.self)
+            // log p − log q = (p_logit − q_logit) + (logZq − logZp).
+            acc += exp8(p - normaliser) * (p - q + shift)
+            i += 8
+        }
+        total += Double(acc.sum())
+    }
+    while i < count {
+        let logP = Double(reference[i]) - logZp
+        total += Foundation.exp(logP) * (logP - (Double(model[i]) - logZq))
+        i += 1
+    }
+    return max(total, 0)
+}
+
 /// RMSNorm of each row: y = x / sqrt(Σx²/divisor + eps) · weight (`weight` nil: no scale;
 /// `divisor` nil: the width, i.e. the mean of x²).
 func rmsNorm(_ x: UnsafePointer<Float>, rows: Int, width: Int, weight: UnsafePointer<Float>?,
