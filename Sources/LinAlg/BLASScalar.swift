@@ -43,11 +43,10 @@ extension Float: BLASScalar {
     }
     public static func syevd(n: Int, a: UnsafeMutablePointer<Float>, w: UnsafeMutablePointer<Float>, vectors: Bool) -> Int32 {
         BLASThreads.prepare()
-        // Eigenvalues alone: the two-stage reduction (band form by blocked products, then
-        // tridiagonal) is several times faster than the one-stage one, whose half of
-        // matrix-vector products is memory-bound. Row-major upper is column-major lower of a
-        // symmetric matrix, which spares LAPACKE's transposed copy.
-        if !vectors { return LAPACKE_ssyevd_2stage(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "L")), Int32(n), a, Int32(n), w) }
+        // Eigenvalues alone: row-major upper is column-major lower of a symmetric matrix,
+        // which spares LAPACKE's transposed copy (a fifth of the time at n = 1536; the
+        // two-stage reduction measured slower than the one-stage one here).
+        if !vectors { return LAPACKE_ssyevd(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "L")), Int32(n), a, Int32(n), w) }
         return LAPACKE_ssyevd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "U")), Int32(n), a, Int32(n), w)
     }
     public static func potrf(n: Int, a: UnsafeMutablePointer<Float>) -> Int32 {
@@ -80,11 +79,10 @@ extension Double: BLASScalar {
     }
     public static func syevd(n: Int, a: UnsafeMutablePointer<Double>, w: UnsafeMutablePointer<Double>, vectors: Bool) -> Int32 {
         BLASThreads.prepare()
-        // Eigenvalues alone: the two-stage reduction (band form by blocked products, then
-        // tridiagonal) is several times faster than the one-stage one, whose half of
-        // matrix-vector products is memory-bound. Row-major upper is column-major lower of a
-        // symmetric matrix, which spares LAPACKE's transposed copy.
-        if !vectors { return LAPACKE_dsyevd_2stage(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "L")), Int32(n), a, Int32(n), w) }
+        // Eigenvalues alone: row-major upper is column-major lower of a symmetric matrix,
+        // which spares LAPACKE's transposed copy (a fifth of the time at n = 1536; the
+        // two-stage reduction measured slower than the one-stage one here).
+        if !vectors { return LAPACKE_dsyevd(LAPACK_COL_MAJOR, CChar(UInt8(ascii: "N")), CChar(UInt8(ascii: "L")), Int32(n), a, Int32(n), w) }
         return LAPACKE_dsyevd(LAPACK_ROW_MAJOR, CChar(UInt8(ascii: "V")), CChar(UInt8(ascii: "U")), Int32(n), a, Int32(n), w)
     }
     public static func potrf(n: Int, a: UnsafeMutablePointer<Double>) -> Int32 {
