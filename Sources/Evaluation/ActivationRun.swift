@@ -78,12 +78,13 @@ public struct ActivationRun {
         var drift: [LayerDrift] = []
         for index in 0..<subject.layers.layerCount {
             let collector = try self.collector(index, of: subject)
-            let inputs = pass.states, middles = MiddleCapture(layer: index, next: collector)
+            // The streams entering and after attention are kept only to compare with the reference.
+            let inputs = pass.states, middles = MiddleCapture(layer: index, next: collector, keeps: reference != nil)
             try pass.advance(observer: middles)
             try write(collector.statistics, layer: index, under: "/activations", writer: writer)
             if let reference, let referencePass {
                 let referenceCollector = try self.collector(index, of: reference)
-                let referenceInputs = referencePass.states, referenceMiddles = MiddleCapture(layer: index, next: referenceCollector)
+                let referenceInputs = referencePass.states, referenceMiddles = MiddleCapture(layer: index, next: referenceCollector, keeps: true)
                 try referencePass.advance(observer: referenceMiddles)
                 try write(referenceCollector.statistics, layer: index, under: "/reference_activations", writer: writer)
                 var layerDrift = LayerDrift()
@@ -151,22 +152,24 @@ public struct ActivationRunError: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-/// Copies each call's residual stream after attention (the MLP norm's input) and passes
-/// every observation on to `next`.
+/// Copies each call's residual stream after attention (the MLP norm's input) when it
+/// `keeps` them, and passes every observation on to `next`.
 final class MiddleCapture: ActivationObserver {
     let layer: Int
     let next: ActivationObserver
+    let keeps: Bool
     private(set) var rows: [Matrix<Float>] = []
 
-    init(layer: Int, next: ActivationObserver) {
+    init(layer: Int, next: ActivationObserver, keeps: Bool) {
         self.layer = layer
         self.next = next
+        self.keeps = keeps
     }
 
-    func wants(layer: Int, site: CaptureSite) -> Bool { site == .residualMid || next.wants(layer: layer, site: site) }
+    func wants(layer: Int, site: CaptureSite) -> Bool { (keeps && site == .residualMid) || next.wants(layer: layer, site: site) }
 
     func observe(layer: Int, site: CaptureSite, activations: UnsafeBufferPointer<Float>, rows: Int, width: Int) throws {
-        if site == .residualMid { self.rows.append(Matrix(rows: rows, cols: width, elements: Array(activations))) }
+        if keeps && site == .residualMid { self.rows.append(Matrix(rows: rows, cols: width, elements: Array(activations))) }
         if next.wants(layer: layer, site: site) { try next.observe(layer: layer, site: site, activations: activations, rows: rows, width: width) }
     }
 }
