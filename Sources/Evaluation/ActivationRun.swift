@@ -125,6 +125,16 @@ public struct ActivationRun {
     }
 
     private func write(_ sites: [ActivationSite: SiteStatistics], layer: Int, under root: String, writer: H5Writer) throws {
+        // The sites' spectra are independent and LAPACK runs on one thread: the workers take
+        // one site each, widest first.
+        let spectra = sites.values.sorted { $0.width > $1.width }
+        var failures = [Error?](repeating: nil, count: spectra.count)
+        failures.withUnsafeMutableBufferPointer { failures in
+            Workers.run(tasks: spectra.count) { task, _ in
+                do { try spectra[task].computeSpectrum() } catch { failures[task] = error }
+            }
+        }
+        if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
         for site in settings.sites {
             guard let statistics = sites[site] else { continue }
             try statistics.write(to: writer, group: "\(root)/\(Self.layerGroup(layer))/\(site.rawValue)", topChannels: settings.topChannels,

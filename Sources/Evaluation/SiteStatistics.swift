@@ -17,6 +17,8 @@ public final class SiteStatistics {
     /// Rows of the sampled tokens, in sample order ([samples.count, width]).
     private var samples: [Float]
     private let sampleSlots: [Int: Int]
+    /// The spectrum of the second moment, once `computeSpectrum` ran.
+    private var eigenvalues: [Double]?
 
     /// `sampleSlots`: token index in the run → its row among the samples.
     init(width: Int, outlierSigma: Double, sampleSlots: [Int: Int]) {
@@ -88,8 +90,13 @@ public final class SiteStatistics {
         return m
     }
 
+    /// The eigenvalues of E[x xᵀ] (LAPACK on one thread: a layer's sites can compute theirs
+    /// on different workers). Needed before `write`.
+    func computeSpectrum() throws { eigenvalues = try symmetricEigenvalues(secondMoment) }
+
     /// Writes the site's datasets into `group` (see the README's schema).
     func write(to writer: H5Writer, group: String, topChannels: Int, keepCovariance: Bool) throws {
+        guard let eigenvalues else { preconditionFailure("write before computeSpectrum") }
         let m = moments
         let outliers = rowOutliers
         try writer.write(m.mean, shape: [width], to: "\(group)/mean")
@@ -100,14 +107,12 @@ public final class SiteStatistics {
         let top = m.absMax.indices.sorted { (m.absMax[$0], $1) > (m.absMax[$1], $0) }.prefix(topChannels)
         try writer.write(top.map { Int64($0) }, shape: [top.count], to: "\(group)/top_channels")
         try writer.write(top.map { m.absMax[$0] }, shape: [top.count], to: "\(group)/top_magnitudes")
-        let second = secondMoment
-        let eigenvalues = try symmetricEigenvalues(second)
         let total = eigenvalues.reduce(0) { $0 + max($1, 0) }
         var kept = 0.0
         let varianceKept = eigenvalues.map { value -> Double in kept += max(value, 0); return total > 0 ? kept / total : 0 }
         try writer.write(eigenvalues, shape: [width], to: "\(group)/eigenvalues")
         try writer.write(varianceKept, shape: [width], to: "\(group)/variance_kept")
-        if keepCovariance { try writer.write(second.elements, shape: [width, width], to: "\(group)/covariance") }
+        if keepCovariance { try writer.write(secondMoment.elements, shape: [width, width], to: "\(group)/covariance") }
         if !sampleSlots.isEmpty { try writer.write(samples, shape: [sampleSlots.count, width], to: "\(group)/samples") }
         try writer.setAttributes(["width": .int(Int64(width)), "tokens": .int(Int64(m.count)),
                                   "outlier_fraction": .double(outliers.fraction)], on: group)

@@ -50,6 +50,7 @@ final class ActivationStatisticsTests: XCTestCase {
         let file = try makeTemporaryFolder("activation-statistics").appendingPathComponent("stats.h5")
         defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
         let writer = try H5Writer(path: file.path)
+        try collector.statistics[.residualIn]!.computeSpectrum()
         try collector.statistics[.residualIn]!.write(to: writer, group: "/activations/layer_03/residual_in", topChannels: 4, keepCovariance: true)
         try writer.commit()
 
