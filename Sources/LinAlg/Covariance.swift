@@ -86,11 +86,29 @@ public struct CovarianceAccumulator: Sendable {
         return floatBlock.withUnsafeMutableBufferPointer { pf in
             Float.syrkTransposed(n: n, k: b, alpha: 1, a: src, lda: n, beta: 0, c: pf.baseAddress!, ldc: n)
             for i in 0..<n where !pf[i * n + i].isFinite { return false }
+            // Added into the float64 sum on the workers, by bands of rows of equal triangle
+            // area (each element's sum is the same whatever the bands).
+            let bands = Self.triangleBands(n)
             upper.withUnsafeMutableBufferPointer { pc in
-                for r in 0..<n { for c in r..<n { pc[r * n + c] += Double(pf[r * n + c]) } }
+                Workers.run(tasks: bands.count) { t, _ in
+                    for r in bands[t] { for c in r..<n { pc[r * n + c] += Double(pf[r * n + c]) } }
+                }
             }
             return true
         }
+    }
+
+    /// Row ranges of an n×n upper triangle holding about equal numbers of elements.
+    static func triangleBands(_ n: Int) -> [Range<Int>] {
+        let count = max(1, min(4 * BLASThreads.count, n / 64))
+        var bands: [Range<Int>] = [], start = 0
+        for b in 1...count {
+            // Rows 0..<r hold n² − (n − r)² halves; solve for the b-th share.
+            let end = b == count ? n : n - Int((Double(n * n) * Double(count - b) / Double(count)).squareRoot().rounded())
+            if end > start { bands.append(start..<end) }
+            start = max(start, end)
+        }
+        return bands
     }
 
     public mutating func add(_ x: Matrix<Float>, label: String = "activation") throws {
