@@ -57,13 +57,7 @@ public final class SiteStatistics {
                 }
             }
         }
-        if stride == width {
-            try covariance.add(UnsafeBufferPointer(start: x, count: rows * width), rows: rows, label: label)
-        } else {
-            var packed = [Float](repeating: 0, count: rows * width)
-            for r in 0..<rows { for j in 0..<width { packed[r * width + j] = x[r * stride + j] } }
-            try packed.withUnsafeBufferPointer { try covariance.add($0, rows: rows, label: label) }
-        }
+        try covariance.add(x, rows: rows, stride: stride, label: label)
         for r in 0..<rows {
             guard let slot = sampleSlots[firstToken + r] else { continue }
             for j in 0..<width { samples[slot * width + j] = x[r * stride + j] }

@@ -48,26 +48,35 @@ public struct CovarianceAccumulator: Sendable {
     /// Throws `nonFinite` (and adds nothing of the offending block) on NaN or Inf.
     public mutating func add(_ x: UnsafeBufferPointer<Float>, rows: Int, label: String = "activation") throws {
         precondition(x.count >= rows * dimension, "buffer holds \(x.count) values, need \(rows)×\(dimension)")
+        try add(x.baseAddress!, rows: rows, stride: dimension, label: label)
+    }
+
+    /// Adds `rows` row vectors of `dimension` values, row r at `x + r·stride` (the leading
+    /// columns of wider rows, without copying them out).
+    public mutating func add(_ x: UnsafePointer<Float>, rows: Int, stride: Int, label: String = "activation") throws {
+        precondition(stride >= dimension)
         var start = 0
         while start < rows {
             let b = min(blockRows, rows - start)
             let finite = products == .float64
-                ? addConverted(x.baseAddress! + start * dimension, rows: b)
-                : addFloatProducts(x.baseAddress! + start * dimension, rows: b)
+                ? addConverted(x + start * stride, rows: b, stride: stride)
+                : addFloatProducts(x + start * stride, rows: b, stride: stride)
             guard finite else { throw LinAlgError.nonFinite(what: "\(label) rows \(count + start)..<\(count + start + b)") }
             start += b
         }
         count += rows
     }
 
-    private mutating func addConverted(_ src: UnsafePointer<Float>, rows b: Int) -> Bool {
+    private mutating func addConverted(_ src: UnsafePointer<Float>, rows b: Int, stride: Int) -> Bool {
         let n = dimension
         let finite = block.withUnsafeMutableBufferPointer { dst -> Bool in
             var ok = true
-            for i in 0..<(b * n) {
-                let v = Double(src[i])
-                dst[i] = v
-                if !v.isFinite { ok = false }
+            for r in 0..<b {
+                for j in 0..<n {
+                    let v = Double(src[r * stride + j])
+                    dst[r * n + j] = v
+                    if !v.isFinite { ok = false }
+                }
             }
             return ok
         }
@@ -81,10 +90,10 @@ public struct CovarianceAccumulator: Sendable {
     }
 
     /// A NaN or Inf anywhere in the block makes its own square on the diagonal non-finite.
-    private mutating func addFloatProducts(_ src: UnsafePointer<Float>, rows b: Int) -> Bool {
+    private mutating func addFloatProducts(_ src: UnsafePointer<Float>, rows b: Int, stride: Int) -> Bool {
         let n = dimension
         return floatBlock.withUnsafeMutableBufferPointer { pf in
-            Float.syrkTransposed(n: n, k: b, alpha: 1, a: src, lda: n, beta: 0, c: pf.baseAddress!, ldc: n)
+            Float.syrkTransposed(n: n, k: b, alpha: 1, a: src, lda: stride, beta: 0, c: pf.baseAddress!, ldc: n)
             for i in 0..<n where !pf[i * n + i].isFinite { return false }
             // Added into the float64 sum on the workers, by bands of rows of equal triangle
             // area (each element's sum is the same whatever the bands).

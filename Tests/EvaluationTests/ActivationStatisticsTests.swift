@@ -134,6 +134,11 @@ final class ActivationStatisticsTests: XCTestCase {
                 XCTAssertEqual(m.absMax[j], Float(values.map(abs).max()!))
             }
         }
+        // The keys' second moment is taken from their columns in place (stride 16).
+        let keys = Matrix(rows: 1200, cols: 4, elements: (0..<1200).flatMap { r in (8..<12).map { Double(qkv[r, $0]) } })
+        let direct = matmul(keys, keys, transposeA: true)
+        let collected = try XCTUnwrap(collector.statistics[.key]).secondMoment
+        for i in 0..<4 { for j in 0..<4 { XCTAssertEqual(collected[i, j], direct[i, j] / 1200, accuracy: 1e-6 * abs(direct[i, i]) / 1200) } }
         XCTAssertNil(collector.statistics[.residualIn], "a site not asked for is not collected")
         XCTAssertFalse(collector.wants(layer: 2, site: .queryKeyValue), "another layer's rows are not wanted")
     }
