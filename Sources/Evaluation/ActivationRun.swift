@@ -76,17 +76,27 @@ public struct ActivationRun {
         let pass = try LayerMajorPass(model: subject.model, calls: calls, sequenceLength: sequenceLength, layers: subject.layers)
         let referencePass = try reference.map { try LayerMajorPass(model: $0.model, calls: calls, sequenceLength: sequenceLength, layers: $0.layers) }
         var drift: [LayerDrift] = []
+        // A layer's spectra (LAPACK, one thread) are computed while the next layer runs;
+        // its datasets are written once they are done.
+        var pending: (index: Int, sites: [ActivationSite: SiteStatistics], reference: [ActivationSite: SiteStatistics]?, job: SpectrumJob)?
+        func flush() throws {
+            guard let finished = pending else { return }
+            try finished.job.wait()
+            try write(finished.sites, layer: finished.index, under: "/activations", writer: writer)
+            if let sites = finished.reference { try write(sites, layer: finished.index, under: "/reference_activations", writer: writer) }
+            pending = nil
+        }
         for index in 0..<subject.layers.layerCount {
             let collector = try self.collector(index, of: subject)
             // The streams entering and after attention are kept only to compare with the reference.
             let inputs = pass.states, middles = MiddleCapture(layer: index, next: collector, keeps: reference != nil)
             try pass.advance(observer: middles)
-            try write(collector.statistics, layer: index, under: "/activations", writer: writer)
+            var referenceSites: [ActivationSite: SiteStatistics]?
             if let reference, let referencePass {
                 let referenceCollector = try self.collector(index, of: reference)
                 let referenceInputs = referencePass.states, referenceMiddles = MiddleCapture(layer: index, next: referenceCollector, keeps: true)
                 try referencePass.advance(observer: referenceMiddles)
-                try write(referenceCollector.statistics, layer: index, under: "/reference_activations", writer: writer)
+                referenceSites = referenceCollector.statistics
                 var layerDrift = LayerDrift()
                 for call in calls.indices {
                     let map = { (site: ResidualSite, x: Matrix<Float>) in subject.streamMap?.toReference(x, layer: index, site: site) ?? x }
@@ -98,8 +108,12 @@ public struct ActivationRun {
                 }
                 drift.append(layerDrift)
             }
+            try flush()
+            pending = (index, collector.statistics, referenceSites,
+                       SpectrumJob(Array(collector.statistics.values) + Array((referenceSites ?? [:]).values)))
             progress(index + 1)
         }
+        try flush()
         var kl: [Double]?
         if let reference, let referencePass {
             kl = zip(pass.finalHidden(), referencePass.finalHidden()).flatMap { hidden, referenceHidden in
@@ -125,16 +139,6 @@ public struct ActivationRun {
     }
 
     private func write(_ sites: [ActivationSite: SiteStatistics], layer: Int, under root: String, writer: H5Writer) throws {
-        // The sites' spectra are independent and LAPACK runs on one thread: the workers take
-        // one site each, widest first.
-        let spectra = sites.values.sorted { $0.width > $1.width }
-        var failures = [Error?](repeating: nil, count: spectra.count)
-        failures.withUnsafeMutableBufferPointer { failures in
-            Workers.run(tasks: spectra.count) { task, _ in
-                do { try spectra[task].computeSpectrum() } catch { failures[task] = error }
-            }
-        }
-        if let failure = failures.lazy.compactMap({ $0 }).first { throw failure }
         for site in settings.sites {
             guard let statistics = sites[site] else { continue }
             try statistics.write(to: writer, group: "\(root)/\(Self.layerGroup(layer))/\(site.rawValue)", topChannels: settings.topChannels,
@@ -181,5 +185,30 @@ final class MiddleCapture: ActivationObserver {
     func observe(layer: Int, site: CaptureSite, activations: UnsafeBufferPointer<Float>, rows: Int, width: Int) throws {
         if keeps && site == .residualMid { self.rows.append(Matrix(rows: rows, cols: width, elements: Array(activations))) }
         if next.wants(layer: layer, site: site) { try next.observe(layer: layer, site: site, activations: activations, rows: rows, width: width) }
+    }
+}
+
+/// Computes sites' spectra on a thread of its own (LAPACK runs on one thread), widest
+/// first, so that they overlap the next layer's pass instead of leaving a core idle.
+final class SpectrumJob: @unchecked Sendable {
+    private let sites: [SiteStatistics]
+    private let done = DispatchSemaphore(value: 0)
+    private var failure: Error?
+
+    init(_ sites: [SiteStatistics]) {
+        self.sites = sites.sorted { $0.width > $1.width }
+        let thread = Thread { [self] in
+            for site in self.sites {
+                do { try site.computeSpectrum() } catch { failure = error; break }
+            }
+            done.signal()
+        }
+        thread.start()
+    }
+
+    /// Waits for the spectra; throws the first failure.
+    func wait() throws {
+        done.wait()
+        if let failure { throw failure }
     }
 }
