@@ -141,7 +141,7 @@ public struct ActivationRun {
     private func write(_ sites: [ActivationSite: SiteStatistics], layer: Int, under root: String, writer: H5Writer) throws {
         for site in settings.sites {
             guard let statistics = sites[site] else { continue }
-            try statistics.write(to: writer, group: "\(root)/\(Self.layerGroup(layer))/\(site.rawValue)", topChannels: settings.topChannels,
+            try statistics.write(to: writer, group: "\(root)/\(layerGroup(layer))/\(site.rawValue)", topChannels: settings.topChannels,
                                  keepCovariance: settings.keepCovariance)
         }
     }
@@ -156,9 +156,13 @@ public struct ActivationRun {
         try writer.setAttributes(["mean_next_token_kl": .double(kl.reduce(0, +) / Double(max(1, kl.count))),
                                   "stream_mapped_back": .int(subject.streamMap == nil ? 0 : 1)], on: "/comparison")
     }
+}
 
-    /// `layer_00`, `layer_01`, …
-    public static func layerGroup(_ layer: Int) -> String { "layer_" + String(format: "%02d", layer) }
+extension ActivationRun {
+    /// The first `windows` windows of `sequenceLength` ids, `batch` windows per forward call.
+    public static func calls(_ ids: [Int32], windows: Int, sequenceLength: Int, batch: Int) -> [[Int32]] {
+        stride(from: 0, to: windows, by: batch).map { first in Array(ids[(first * sequenceLength)..<(min(windows, first + batch) * sequenceLength)]) }
+    }
 }
 
 public struct ActivationRunError: Error, CustomStringConvertible {

@@ -54,7 +54,7 @@ public struct PruningStatistics: Sendable {
 
     public func write(to writer: H5Writer, group: String = "/statistics") throws {
         for entry in entries {
-            let path = "\(group)/layer_\(String(format: "%02d", entry.layer))/\(entry.site.rawValue)/\(entry.name)"
+            let path = "\(group)/\(layerGroup(entry.layer))/\(entry.site.rawValue)/\(entry.name)"
             if entry.isInteger {
                 try writer.write(entry.values.map { Int64($0) }, shape: entry.shape, to: path)
             } else {

@@ -38,7 +38,7 @@ public struct ResidualStreamMap: Sendable {
         guard FileManager.default.fileExists(atPath: file) else { throw PruningError("\(file): missing; the rotation of the SliceGPT model in \(path) is unknown") }
         let reader = try H5Reader(path: file)
         func basis(_ layer: Int, _ site: CaptureSite) throws -> Matrix<Float> {
-            let dataset = "/statistics/layer_\(String(format: "%02d", layer))/\(site.rawValue)/basis"
+            let dataset = "/statistics/\(layerGroup(layer))/\(site.rawValue)/basis"
             guard reader.exists(dataset) else {
                 throw PruningError("\(file): no \(dataset); the model was pruned before SliceGPT recorded its bases, prune it again to compare its stream")
             }
@@ -49,7 +49,7 @@ public struct ResidualStreamMap: Sendable {
         var bases: [[ResidualSite: Matrix<Float>]] = []
         var input = try basis(0, .residualIn)
         var layer = 0
-        while reader.exists("/statistics/layer_\(String(format: "%02d", layer))/residual_out/basis") {
+        while reader.exists("/statistics/\(layerGroup(layer))/residual_out/basis") {
             let output = try basis(layer, .residualOut)
             bases.append([.input: input, .middle: try basis(layer, .residualMid), .output: output])
             input = output

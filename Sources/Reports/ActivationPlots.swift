@@ -38,7 +38,7 @@ public struct ActivationPlots {
         }
         var eigenvalues: [[Double]] = [], largest: [Double] = [], share: [Double] = []
         for layer in 0..<Int(layers) {
-            let group = "/activations/layer_\(String(format: "%02d", layer))/\(site)"
+            let group = "/activations/\(layerGroup(layer))/\(site)"
             guard h5.exists(group) else { throw ReportError("\(path): no \(group); the file was made without site \(site)") }
             eigenvalues.append(try h5.read("\(group)/eigenvalues", as: Double.self).values)
             largest.append(Double(try h5.read("\(group)/abs_max", as: Float.self).values.max() ?? 0))

@@ -79,7 +79,7 @@ struct Activations: ParsableCommand {
         if let dense, subject.streamMap == nil, loaded.model.embeddingWidth != dense.model.embeddingWidth {
             throw CommandError("\(loaded.path): its residual stream is \(loaded.model.embeddingWidth) wide against the reference's \(dense.model.embeddingWidth), and it holds no rotations to map it back")
         }
-        let calls = stride(from: 0, to: windows, by: batch).map { first in Array(ids[(first * seqlen)..<(min(windows, first + batch) * seqlen)]) }
+        let calls = ActivationRun.calls(ids, windows: windows, sequenceLength: seqlen, batch: batch)
         FileHandle.standardError.write(Data("\(loaded.name): \(corpus.name), \(windows) windows of \(seqlen) (\(tokens) tokens), \(sites.count) sites\(dense.map { "; reference \($0.name)" } ?? ""); \(threads) threads\n".utf8))
         let progress = ProgressLine("activations", total: loaded.layers.layerCount, unit: "layer")
         let dataHash = SHA256.hex(of: Data(corpus.bytes))

@@ -36,7 +36,7 @@ struct BenchActivations: ParsableCommand {
         let corpus = try TextCorpus.load(data)
         let ids = loaded.tokenizer.encode(corpus.bytes, addSpecialTokens: true)
         guard windows * seqlen <= ids.count else { throw CommandError("\(corpus.name) has \(ids.count) tokens, fewer than \(windows) windows of \(seqlen)") }
-        let calls = stride(from: 0, to: windows, by: batch).map { first in Array(ids[(first * seqlen)..<(min(windows, first + batch) * seqlen)]) }
+        let calls = ActivationRun.calls(ids, windows: windows, sequenceLength: seqlen, batch: batch)
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("intraslice-bench-activations-\(getpid()).h5")
         let cpuBefore = processCPUSeconds()
         let timing = try ActivationBenchmark.run(model: loaded.model, calls: calls, sequenceLength: seqlen, settings: settings, scratch: scratch,
