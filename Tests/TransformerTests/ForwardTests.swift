@@ -93,7 +93,8 @@ final class ForwardTests: XCTestCase {
         XCTAssertEqual(recorder.seen.count, 2 * CaptureSite.allCases.count, "layer 2 was not wanted")
         XCTAssertEqual(recorder.seen["1.wo_input"]?.width, 15, "3 heads of value size 5")
         XCTAssertEqual(recorder.seen["1.wdown_input"]?.width, 32)
-        XCTAssertEqual(recorder.seen["0.layer_output"]?.values, recorder.seen["1.attn_norm_input"]?.values)
+        XCTAssertEqual(try XCTUnwrap(recorder.seen["0.residual_out"]).values, try XCTUnwrap(recorder.seen["1.residual_in"]).values,
+                       "the stream leaving layer 0 is the stream entering layer 1")
         var reference = ScalarReference(model)
         _ = reference.logits(tokens)
         let captured = try XCTUnwrap(recorder.seen["1.wo_input"])
