@@ -10,7 +10,9 @@
 # Usage: Scripts/paper-tables.sh WORKDIR [CONFIG...]
 #   (default: ppl-table zeroshot-table equal-speed speed-table)
 # Environment: BIN (default .build/release/intraslice), THREADS (default 2), MODELS (default:
-# every model of each config; a space-separated list runs only those models' cells).
+# every model of each config; a space-separated list runs only those models' cells), CELLS
+# (default: every cell; a space-separated list of cell ids, e.g. smollm2-135m/dense, runs
+# only those, e.g. every search of one timed column on one machine).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${1:?usage: Scripts/paper-tables.sh WORKDIR [CONFIG...]}
@@ -21,6 +23,7 @@ THREADS=${THREADS:-2}
 export OPENBLAS_NUM_THREADS=$THREADS
 MODEL_OPTIONS=()
 for model in ${MODELS:-}; do MODEL_OPTIONS+=(--model "$model"); done
+for cell in ${CELLS:-}; do MODEL_OPTIONS+=(--cell "$cell"); done
 for name in "${CONFIGS[@]}"; do
   config=$REPO/Experiments/$name.yaml
   results=$REPO/Results/$name

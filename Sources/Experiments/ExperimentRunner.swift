@@ -48,11 +48,14 @@ public struct ExperimentRunner {
 
     /// Runs every cell of shard `shard` (`(index, count)`; nil: the whole grid), only those
     /// of `models` when it is given (a model's share of a long grid, e.g. to finish one
-    /// model's tables before the next starts).
-    public func run(shard: (index: Int, count: Int)? = nil, models: [String]? = nil, progress: @escaping (String) -> Void) throws -> Summary {
+    /// model's tables before the next starts) and only those whose id is in `ids` when it is
+    /// given (e.g. every timed search of one kind on one machine).
+    public func run(shard: (index: Int, count: Int)? = nil, models: [String]? = nil, ids: [String]? = nil,
+                    progress: @escaping (String) -> Void) throws -> Summary {
         try ExperimentIdentity(config).claim(results)
         let grid = ExperimentGrid(config)
-        let cells = (shard.map { grid.shard($0.index, of: $0.count) } ?? grid.cells).filter { models?.contains($0.model) ?? true }
+        let cells = (shard.map { grid.shard($0.index, of: $0.count) } ?? grid.cells)
+            .filter { (models?.contains($0.model) ?? true) && (ids?.contains($0.id) ?? true) }
         var ran: [String] = [], done: [String] = [], busy: [String] = []
         for (n, cell) in cells.enumerated() {
             let folder = cellFolder(cell)

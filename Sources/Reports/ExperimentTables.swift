@@ -145,11 +145,11 @@ public struct ExperimentTables {
             return [group.label, group.ratio.map(percent) ?? "0 %", reduction.isEmpty ? "0 %" : String(format: "%.2f %%", 100 * reduction[0]),
                     parameters(group.cells)] + speedups
         }
-        let threads = Set(results.cells.map(\.provenance.threads)).sorted().map(String.init).joined(separator: "/")
-        let cpus = Set(results.cells.map(\.provenance.cpu)).sorted().joined(separator: "; ")
+        let threads = Set(groups.flatMap(\.cells).map(\.provenance.threads)).sorted().map(String.init).joined(separator: "/")
+        let timed: [(label: String, cpus: [String])] = groups.map { ($0.label, $0.cells.map(\.provenance.cpu)) }
         return TextTable(title: "\(model): speed against the dense model in the same run", columns: columns, rows: rows,
                          notes: ["Dense row: tokens per second; others: the speedup over the dense model, timed in alternation with it in one process "
-                                 + "(median over rounds of dense time / pruned time; in cells made before that, dense median / pruned median). \(threads) threads on \(cpus)."])
+                                 + "(median over rounds of dense time / pruned time; in cells made before that, dense median / pruned median). \(threads) threads\(Self.machines(timed))."])
     }
 
     /// What the reference rows are and where they were published.

@@ -22,6 +22,7 @@ struct ExperimentRun: ParsableCommand {
     @Option(help: "The results folder (created; a folder of another config is refused).") var results: String
     @Option(help: "Only shard i of N (1-based: 1/2 and 2/2 together are the grid).") var shard: String?
     @Option(help: "Only the cells of this model of the config (repeatable).") var model: [String] = []
+    @Option(help: "Only the cell with this id, as in RESULTS/cells/<id> (repeatable).") var cell: [String] = []
     @Option(help: "Where pruned models live until their cell is done (default: RESULTS/.work).") var work: String?
     @Flag(help: "Keep each cell's pruned model in the work folder.") var keepModels = false
     @OptionGroup var threadOptions: ThreadOptions
@@ -45,9 +46,13 @@ struct ExperimentRun: ParsableCommand {
         if let unknown = model.first(where: { !loaded.models.contains($0) }) {
             throw CommandError("\(config): has no model '\(unknown)' for --model (its models: \(loaded.models.joined(separator: ", ")))")
         }
+        let ids = ExperimentGrid(loaded).cells.map(\.id)
+        if let unknown = cell.first(where: { !ids.contains($0) }) {
+            throw CommandError("\(config): has no cell '\(unknown)' for --cell (its cells: \(ids.joined(separator: ", ")))")
+        }
         let runner = ExperimentRunner(config: loaded, results: URL(fileURLWithPath: results), work: work.map { URL(fileURLWithPath: $0) },
                                       executable: Self.executablePath, threads: threads, keepModels: keepModels)
-        let summary = try runner.run(shard: try parsedShard(), models: model.isEmpty ? nil : model) { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
+        let summary = try runner.run(shard: try parsedShard(), models: model.isEmpty ? nil : model, ids: cell.isEmpty ? nil : cell) { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
         print("experiment \(loaded.name): \(summary.ran.count) cells run, \(summary.alreadyDone.count) done before, \(summary.busy.count) run elsewhere; results in \(results)")
         if outputOptions.json {
             JSONOutput.emit(["command": "experiment run", "config": config, "results": results, "ran": summary.ran,

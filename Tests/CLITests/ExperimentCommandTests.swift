@@ -110,6 +110,31 @@ final class ExperimentCommandTests: XCTestCase {
         XCTAssertTrue(unknown.stderr.contains("error: \(config.path): has no model 'llama-2-7b' for --model (its models: smollm2-135m, qwen2.5-0.5b)"), unknown.stderr)
     }
 
+    /// `--cell` runs only the cells named (here the magnitude cell, not the dense one before
+    /// it in the grid) and refuses an id the grid does not have.
+    func testCellOptionRunsOnlyTheNamedCells() throws {
+        let folder = try makeTemporaryFolder("experiment-cell")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let config = folder.appendingPathComponent("one-cell.yaml")
+        try """
+            name: one-cell
+            models: [smollm2-135m]
+            methods: [magnitude]
+            ratios: [0.1]
+            calibration: {text: wiki, samples: 1, seqlen: 16, sampling: random, seeds: [0]}
+            evaluations:
+              perplexity: [{data: wikitext2, seqlen: 16, windows: 1}]
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let results = folder.appendingPathComponent("results")
+        _ = try run(["run", config.path, "--results", results.path, "--cell", "smollm2-135m/magnitude-p0.10-s0", "--threads", "2"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: results.appendingPathComponent("cells/smollm2-135m").path), ["magnitude-p0.10-s0"])
+        XCTAssertEqual(try measuredCells(results).count, 1, "only the magnitude cell")
+
+        let unknown = try runProgram(executable, ["experiment", "run", config.path, "--results", results.path, "--cell", "smollm2-135m/wanda-p0.10-s0"])
+        XCTAssertNotEqual(unknown.status, 0)
+        XCTAssertTrue(unknown.stderr.contains("error: \(config.path): has no cell 'smollm2-135m/wanda-p0.10-s0' for --cell (its cells: smollm2-135m/dense, smollm2-135m/magnitude-p0.10-s0)"), unknown.stderr)
+    }
+
     /// Processes whose command line names a path under `folder`.
     func stepsRunning(under folder: URL) throws -> [String] {
         try FileManager.default.contentsOfDirectory(atPath: "/proc").filter { $0.allSatisfy(\.isNumber) }.compactMap { pid in

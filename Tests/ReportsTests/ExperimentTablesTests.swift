@@ -49,6 +49,16 @@ extension ExperimentTablesTests {
         XCTAssertEqual(tables[0].rows.count, 3, "dense, magnitude, intraslice: no equal-speed cell in the perplexity table")
     }
 
+    /// An equal-speed table's note names the CPU its searches were timed on, and when rows
+    /// were timed on different CPUs, which row ran on which.
+    func testEqualSpeedNoteSaysWhichCPUTimedEachRow() {
+        XCTAssertEqual(ExperimentTables.machines([("wanda", ["A"]), ("intraslice", ["A"])]), " on A")
+        XCTAssertEqual(ExperimentTables.machines([("magnitude", ["A"]), ("wanda", ["A"]), ("intraslice", ["B"])]),
+                       ". Timed on different CPUs, so speedups (and ratios needed) are not strictly comparable across them: A for magnitude, wanda; B for intraslice")
+        XCTAssertEqual(ExperimentTables.machines([("wanda", ["A", "B"])]),
+                       ". Timed on different CPUs, so speedups (and ratios needed) are not strictly comparable across them: A for wanda; B for wanda")
+    }
+
     /// Published numbers for the experiment's model become marked rows, only for the
     /// perplexity set and length they were published for; another model's do not.
     func testPublishedNumbersForTheSameModelAreMarkedReferenceRows() throws {
