@@ -12,7 +12,9 @@
 # Environment: BIN (default .build/release/intraslice), THREADS (default 2), MODELS (default:
 # every model of each config; a space-separated list runs only those models' cells), CELLS
 # (default: every cell; a space-separated list of cell ids, e.g. smollm2-135m/dense, runs
-# only those, e.g. every search of one timed column on one machine).
+# only those, e.g. every search of one timed column on one machine), STAND_IN (a number N:
+# equal-speed probes time stand-ins measured on N calibration windows, --stand-in-windows),
+# SEARCH_ONLY (1: only the equal-speed searches, --search-only; reports are still rendered).
 set -euo pipefail
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 WORK=${1:?usage: Scripts/paper-tables.sh WORKDIR [CONFIG...]}
@@ -24,6 +26,8 @@ export OPENBLAS_NUM_THREADS=$THREADS
 MODEL_OPTIONS=()
 for model in ${MODELS:-}; do MODEL_OPTIONS+=(--model "$model"); done
 for cell in ${CELLS:-}; do MODEL_OPTIONS+=(--cell "$cell"); done
+if [ -n "${STAND_IN:-}" ]; then MODEL_OPTIONS+=(--stand-in-windows "$STAND_IN"); fi
+if [ "${SEARCH_ONLY:-0}" = 1 ]; then MODEL_OPTIONS+=(--search-only); fi
 for name in "${CONFIGS[@]}"; do
   config=$REPO/Experiments/$name.yaml
   results=$REPO/Results/$name

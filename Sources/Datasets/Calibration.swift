@@ -92,6 +92,25 @@ public struct CalibrationSet: Sendable {
         tokenCount = ids.count
     }
 
+    /// The first `count` of these windows, as if only they had been asked for (a timing
+    /// stand-in's method statistics, `prune --stand-in-windows`).
+    public func first(_ count: Int) -> CalibrationSet {
+        precondition((1...windows.count).contains(count), "1 to \(windows.count) windows")
+        var settings = settings
+        settings.samples = count
+        return CalibrationSet(settings: settings, corpus: corpus, sourceSHA256: sourceSHA256, tokenCount: tokenCount,
+                              offsets: Array(offsets.prefix(count)), windows: Array(windows.prefix(count)))
+    }
+
+    private init(settings: CalibrationSettings, corpus: String, sourceSHA256: String?, tokenCount: Int, offsets: [Int], windows: [[Int32]]) {
+        self.settings = settings
+        self.corpus = corpus
+        self.sourceSHA256 = sourceSHA256
+        self.tokenCount = tokenCount
+        self.offsets = offsets
+        self.windows = windows
+    }
+
     /// Windows given directly (tests, or token ids prepared elsewhere); `corpus` names them.
     public init(windows: [[Int32]], corpus: String) {
         precondition(!windows.isEmpty && windows.allSatisfy { $0.count == windows[0].count }, "windows of one length")

@@ -27,15 +27,26 @@ public struct ExperimentRunner {
     public let executable: String
     public let threads: Int
     public let keepModels: Bool
+    /// Equal-speed probes time stand-ins (`prune --stand-in-windows`) whose methods measure
+    /// on this many calibration windows; the prune at the ratio found is checked to have
+    /// the stand-in's shapes. nil: probes are full prunes.
+    public let standInWindows: Int?
+    /// Only the equal-speed searches (the timed part), not the prune at the ratio found
+    /// nor the evaluations: every search of a table can be timed on one machine and the
+    /// rest of each cell run later, anywhere.
+    public let searchOnly: Bool
     let store: PrunedModelStore
 
-    public init(config: ExperimentConfig, results: URL, work: URL? = nil, executable: String, threads: Int, keepModels: Bool = false) {
+    public init(config: ExperimentConfig, results: URL, work: URL? = nil, executable: String, threads: Int, keepModels: Bool = false,
+                standInWindows: Int? = nil, searchOnly: Bool = false) {
         self.config = config
         self.results = results
         self.work = work ?? results.appendingPathComponent(".work")
         self.executable = executable
         self.threads = threads
         self.keepModels = keepModels
+        self.standInWindows = standInWindows
+        self.searchOnly = searchOnly
         store = PrunedModelStore(root: self.work)
     }
 
@@ -55,7 +66,7 @@ public struct ExperimentRunner {
         try ExperimentIdentity(config).claim(results)
         let grid = ExperimentGrid(config)
         let cells = (shard.map { grid.shard($0.index, of: $0.count) } ?? grid.cells)
-            .filter { (models?.contains($0.model) ?? true) && (ids?.contains($0.id) ?? true) }
+            .filter { (models?.contains($0.model) ?? true) && (ids?.contains($0.id) ?? true) && (!searchOnly || $0.target != nil) }
         var ran: [String] = [], done: [String] = [], busy: [String] = []
         for (n, cell) in cells.enumerated() {
             let folder = cellFolder(cell)
@@ -94,10 +105,14 @@ public struct ExperimentRunner {
                     progress("\(target.label) not reached at the largest ratio \(target.maxRatio) (\(String(format: "%.2f", record.probes[0].speedup))×)")
                     return try finish(cell, in: folder, pruning: nil, search: record, perplexity: [], zeroshot: nil, latency: [], held: held, progress: progress)
                 }
+                if searchOnly { return progress("searched: \(found) (the prune there and the evaluations are left for a run without --search-only)") }
                 ratio = found
             }
             let output: URL
             (pruning, output) = try prune(cell, method, ratio: ratio, seed: seed, step: "prune", steps: steps, held: held)
+            if let chosen = search?.chosen, chosen.standInWindows != nil {
+                try checkShapes(of: output, against: chosen, steps: steps)
+            }
             model = output.path
         }
         let evaluations = config.evaluations
@@ -138,9 +153,9 @@ public struct ExperimentRunner {
     /// into it now, and held until the cell lets it go. The store entry is locked while it
     /// is made, so two runners needing one prune run it once.
     private func prune(_ cell: ExperimentGrid.Cell, _ method: ExperimentConfig.MethodEntry, ratio: Double, seed: UInt64, step: String,
-                       steps: CellSteps, held: HeldModels) throws -> (PruningMetadata, URL) {
-        let entry = storeEntry(cell, method, ratio: ratio, seed: seed)
-        let what = "prune \(method.label) at \(ratio)"
+                       steps: CellSteps, held: HeldModels, standIn: Int? = nil) throws -> (PruningMetadata, URL) {
+        let entry = storeEntry(cell, method, ratio: ratio, seed: seed, standIn: standIn)
+        let what = (standIn == nil ? "prune" : "stand-in (\(standIn!) windows) of") + " \(method.label) at \(ratio)"
         var prunedNow = false
         while !held.holds(entry) {
             try FileManager.default.createDirectory(at: entry.folder.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -155,7 +170,7 @@ public struct ExperimentRunner {
                 steps.forget(step)
                 let importance = sharedImportance(cell, method: method, seed: seed)
                 let made = try steps.result(step, what, pruneArguments(cell.model, method, ratio: ratio, calibration: calibration(of: cell), seed: seed,
-                                                                       output: entry.folder, importance: importance.reuse))
+                                                                       output: entry.folder, importance: importance.reuse, standIn: standIn))
                 if let keep = importance.keep { try keepImportance(of: entry.folder, as: keep) }
                 try OutputFile(entry.lineFile.path).write(made)
                 prunedNow = true
@@ -175,11 +190,24 @@ public struct ExperimentRunner {
         return (try JSONDecoder().decode(PruningMetadata.self, from: Data(contentsOf: entry.folder.appendingPathComponent("pruning.json"))), entry.folder)
     }
 
+    /// The prune at the ratio a search found has the tensor shapes of the stand-in that was
+    /// timed there, or the speedup recorded is not its own.
+    private func checkShapes(of model: URL, against probe: SpeedProbe, steps: CellSteps) throws {
+        guard let timed = probe.shapesSHA256 else { throw ConfigError(steps.folder.path, "the stand-in probe at \(probe.ratio) has no shapes recorded") }
+        guard try ModelShapes.sha256(of: model) == timed else {
+            throw ConfigError(model.path, "its tensor shapes differ from those of the stand-in timed at ratio \(probe.ratio); "
+                              + "its speedup is unmeasured: run the search again without --stand-in-windows")
+        }
+        steps.progress("the prune at \(probe.ratio) has the shapes of the stand-in timed there")
+    }
+
     /// The calibration setting `cell` is pruned with.
     func calibration(of cell: ExperimentGrid.Cell) -> ExperimentConfig.CalibrationEntry { cell.calibration ?? config.calibrations[0] }
 
-    private func storeEntry(_ cell: ExperimentGrid.Cell, _ method: ExperimentConfig.MethodEntry, ratio: Double, seed: UInt64) -> PrunedModelStore.Entry {
-        store.entry(model: cell.model, method: method, ratioKind: config.ratioKind.rawValue, ratio: ratio, calibration: calibration(of: cell), seed: seed)
+    private func storeEntry(_ cell: ExperimentGrid.Cell, _ method: ExperimentConfig.MethodEntry, ratio: Double, seed: UInt64,
+                            standIn: Int? = nil) -> PrunedModelStore.Entry {
+        store.entry(model: cell.model, method: method, ratioKind: config.ratioKind.rawValue, ratio: ratio, calibration: calibration(of: cell), seed: seed,
+                    standIn: standIn)
     }
 
     /// The equal-speed search of one cell (`SpeedBisection`), one saved step per probe, then
@@ -196,18 +224,23 @@ public struct ExperimentRunner {
                 probes.append(try JSONDecoder().decode(SpeedProbe.self, from: saved))
                 continue
             }
-            let (pruning, output) = try prune(cell, method, ratio: ratio, seed: seed, step: "\(name)-prune", steps: steps, held: held)
+            // A stand-in where it is cheaper than the prune and no full prune at this ratio is stored already.
+            let standIn = standInWindows.flatMap { windows in
+                PruningMethods.hasStandIn(method.method) && storeEntry(cell, method, ratio: ratio, seed: seed).line == nil ? windows : nil
+            }
+            let (pruning, output) = try prune(cell, method, ratio: ratio, seed: seed, step: "\(name)-prune", steps: steps, held: held, standIn: standIn)
             steps.progress("\(name): timing \(target.kind.rawValue) \(target.batch) × \(target.length) at \(ratio) against the dense model")
             let timing = try LatencyRecord.decode(CommandStep(executable: executable, arguments: latencyArguments(target.shape, model: output.path, baseline: cell.model),
                                                               threads: threads).run(), entry: target.shape)
             let probe = SpeedProbe(ratio: ratio, decoderReduction: pruning.decoderReduction, denseSeconds: timing.baselineMedianSeconds ?? .nan,
-                                   prunedSeconds: timing.medianSeconds, speedup: timing.speedup)
+                                   prunedSeconds: timing.medianSeconds, speedup: timing.speedup, standInWindows: pruning.standInWindows,
+                                   shapesSHA256: try ModelShapes.sha256(of: output))
             try steps.save(name, try Self.encoder.encode(probe))
             steps.progress("\(name): \(String(format: "%.3f", probe.speedup))× at ratio \(ratio) (target \(target.speedup)×)")
             probes.append(probe)
             let best = bisection.found(probes)
             for other in probes where other.ratio != best {
-                held.release(storeEntry(cell, method, ratio: other.ratio, seed: seed), delete: !keepModels)
+                held.release(storeEntry(cell, method, ratio: other.ratio, seed: seed, standIn: other.standInWindows), delete: !keepModels)
             }
         }
         let record = EqualSpeedRecord(target: target, probes: probes)
@@ -227,7 +260,7 @@ public struct ExperimentRunner {
     }
 
     func pruneArguments(_ model: String, _ method: ExperimentConfig.MethodEntry, ratio: Double, calibration c: ExperimentConfig.CalibrationEntry,
-                        seed: UInt64, output: URL, importance: URL?) -> [String] {
+                        seed: UInt64, output: URL, importance: URL?, standIn: Int? = nil) -> [String] {
         var arguments = ["prune", "--model", model, "--method", method.method, "--ratio", "\(ratio)", "--ratio-kind", config.ratioKind.rawValue,
                          "--calibration", c.text, "--cal-samples", "\(c.samples)", "--cal-seqlen", "\(c.seqlen)", "--cal-sampling", c.sampling,
                          "--seed", "\(seed)", "--output", output.path, "--threads", "\(threads)"]
@@ -235,6 +268,7 @@ public struct ExperimentRunner {
         if method.sliceHead == true { arguments.append("--slice-head") }
         if method.mlpCompensation == false { arguments.append("--no-mlp-compensation") }
         if let importance { arguments += ["--importance", importance.path] }
+        if let standIn { arguments += ["--stand-in-windows", "\(standIn)"] }
         return arguments
     }
 

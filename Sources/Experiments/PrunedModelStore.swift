@@ -31,17 +31,20 @@ struct PrunedModelStore {
         let ratio: String
         let text: String, samples: Int, seqlen: Int, sampling: String
         let seed: UInt64
+        /// Only for a timing stand-in (so a full prune's identity is what it always was).
+        let standIn: Int?
     }
 
+    /// The entry of a prune, or with `standIn` of its timing stand-in (`prune --stand-in-windows`).
     func entry(model: String, method: ExperimentConfig.MethodEntry, ratioKind: String, ratio: Double,
-               calibration: ExperimentConfig.CalibrationEntry, seed: UInt64) -> Entry {
+               calibration: ExperimentConfig.CalibrationEntry, seed: UInt64, standIn: Int? = nil) -> Entry {
         let ratioText = String(format: "%.3f", ratio)
         let identity = Identity(model: model, method: method, ratioKind: ratioKind, ratio: ratioText, text: calibration.text,
-                                samples: calibration.samples, seqlen: calibration.seqlen, sampling: calibration.sampling, seed: seed)
+                                samples: calibration.samples, seqlen: calibration.seqlen, sampling: calibration.sampling, seed: seed, standIn: standIn)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let hash = SHA256.hex(of: (try? encoder.encode(identity)) ?? Data()).prefix(8)
-        let name = "\(method.label)-\(ratioKind)-\(ratioText)-\(calibration.tag)-s\(seed)-\(hash)"
+        let name = "\(method.label)-\(ratioKind)-\(ratioText)-\(calibration.tag)-s\(seed)\(standIn.map { "-standin\($0)" } ?? "")-\(hash)"
         return Entry(folder: root.appendingPathComponent("pruned").appendingPathComponent(ExperimentGrid.folderName(model)).appendingPathComponent(name))
     }
 }

@@ -11,18 +11,27 @@ public struct SpeedProbe: Codable, Sendable, Equatable {
     public let prunedSeconds: Double
     /// The median over rounds of dense / pruned time.
     public let speedup: Double
+    /// Set when the model timed was a stand-in (`prune --stand-in-windows`): its method
+    /// measured on this many calibration windows. Absent: the full prune was timed.
+    public let standInWindows: Int?
+    /// `ModelShapes` of the model timed (absent in probes made before it was recorded).
+    public let shapesSHA256: String?
 
     /// `speedup` defaults to the ratio of the two medians.
-    public init(ratio: Double, decoderReduction: Double, denseSeconds: Double, prunedSeconds: Double, speedup: Double? = nil) {
+    public init(ratio: Double, decoderReduction: Double, denseSeconds: Double, prunedSeconds: Double, speedup: Double? = nil,
+                standInWindows: Int? = nil, shapesSHA256: String? = nil) {
         self.ratio = ratio
         self.decoderReduction = decoderReduction
         self.denseSeconds = denseSeconds
         self.prunedSeconds = prunedSeconds
         self.speedup = speedup ?? denseSeconds / prunedSeconds
+        self.standInWindows = standInWindows
+        self.shapesSHA256 = shapesSHA256
     }
 
     enum CodingKeys: String, CodingKey {
         case ratio, decoderReduction = "decoder_reduction", denseSeconds = "dense_seconds", prunedSeconds = "pruned_seconds", speedup
+        case standInWindows = "stand_in_windows", shapesSHA256 = "shapes_sha256"
     }
 }
 

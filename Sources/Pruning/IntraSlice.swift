@@ -18,6 +18,9 @@ struct IntraSlice: PruningMethod {
 
     var name: String { "intraslice" }
     var needsCalibration: Bool { true }
+    /// Which heads go, and so how many KV groups and rotary pairs a layer keeps within its
+    /// ratio, is chosen from the calibration windows.
+    var shapesFollowRatio: Bool { false }
 
     func check(_ adapter: ArchitectureAdapter) throws {}
 

@@ -25,11 +25,16 @@ public struct PruningJob {
     public let importanceSource: String?
     /// Whether `statistics.h5` also keeps the covariances the method computed.
     public let savesCovariances: Bool
+    /// A timing stand-in: the method measures its statistics on only the first this many
+    /// calibration windows, while the allocation spends all of them (or their saved sums).
+    /// Its shapes are those of the full prune at this ratio, for a fraction of the time;
+    /// its weights are not (equal-speed probes time it instead of the full prune).
+    public let standInWindows: Int?
 
     /// `allocation` nil: the method's published default (`PruningMethods.defaultAllocation`).
     public init(method: String, ratio: PruningRatio, calibration: CalibrationSettings?, options: MethodOptions = MethodOptions(),
                 sequencesPerGroup: Int = 1, checkpointInterval: Double? = nil, allocation: AllocationSettings? = nil,
-                importanceSource: String? = nil, savesCovariances: Bool = false) throws {
+                importanceSource: String? = nil, savesCovariances: Bool = false, standInWindows: Int? = nil) throws {
         self.method = try PruningMethods.make(method, options: options)
         methodOptions = options
         self.ratio = ratio
@@ -51,6 +56,19 @@ public struct PruningJob {
         self.calibration = self.method.needsCalibration || self.allocation.allocation != .uniform ? calibration ?? CalibrationSettings() : nil
         self.sequencesPerGroup = sequencesPerGroup
         self.checkpointInterval = checkpointInterval
+        if let standInWindows {
+            guard self.method.needsCalibration, let samples = self.calibration?.samples else {
+                throw PruningError("--stand-in-windows: \(method) measures nothing on calibration windows, so its stand-in would be the prune itself")
+            }
+            guard self.method.shapesFollowRatio else {
+                throw PruningError("--stand-in-windows: \(method) chooses part of its structure (which heads, and so how many KV groups, stay) "
+                                   + "from the calibration windows, so a stand-in would not have the prune's shapes")
+            }
+            guard (1...samples).contains(standInWindows) else {
+                throw PruningError("--stand-in-windows must be between 1 and the \(samples) calibration windows, got \(standInWindows)")
+            }
+        }
+        self.standInWindows = standInWindows
     }
 
     public struct Outcome {
@@ -84,6 +102,10 @@ public struct PruningJob {
             progress("calibration: \(calibrationSet.windows.count) \(calibrationSet.settings.sampling.rawValue) windows of "
                      + "\(calibrationSet.settings.seqlen) tokens from \(calibrationSet.corpus) (\(calibrationSet.tokenCount) tokens)")
         }
+        let methodCalibration = standInWindows.flatMap { calibrationSet?.first($0) } ?? calibrationSet
+        if let standInWindows {
+            progress("stand-in: \(method.name) measures on the first \(standInWindows) windows only; the shapes are the full prune's, the weights are not")
+        }
 
         if loaded.streamedLayers != nil, method is SliceGPT {
             throw PruningError("slicegpt folds every layer's norms into its neighbours before it prunes the first one, so it needs the "
@@ -107,7 +129,7 @@ public struct PruningJob {
             try allocated?.estimate.write(into: path, allocation: allocation.allocation)
             if allocated != nil { timings["allocation_s"] = monotonicSeconds() - start }
             start = monotonicSeconds()
-            var statistics = try method.prune(&model, context: PruningContext(ratio: ratio, calibration: calibrationSet,
+            var statistics = try method.prune(&model, context: PruningContext(ratio: ratio, calibration: methodCalibration,
                                                                               sequencesPerGroup: sequencesPerGroup, checkpoints: checkpoints,
                                                                               streaming: streaming, spill: spillArea, allocation: allocated?.ratios,
                                                                               savesCovariances: savesCovariances, progress: progress))
@@ -124,7 +146,7 @@ public struct PruningJob {
                 parametersBefore: .init(before), parametersAfter: .init(after),
                 decoderReduction: 1 - Double(after.decoderLayers) / Double(before.decoderLayers), blasThreads: BLASThreads.count,
                 residency: loaded.streamedLayers == nil ? "resident" : "streamed", resumedFromLayer: resumedFrom,
-                calibrationSpilled: spillArea != nil ? true : nil,
+                calibrationSpilled: spillArea != nil ? true : nil, standInWindows: standInWindows,
                 calibration: calibrationSet.map { .init($0, sequencesPerGroup: sequencesPerGroup) },
                 allocation: .init(settings: allocation, attentionRatios: allocated?.ratios.map(\.attention) ?? Array(repeating: ratio.value, count: model.layers.count),
                                   mlpRatios: allocated?.ratios.map(\.mlp) ?? Array(repeating: ratio.value, count: model.layers.count),
@@ -290,11 +312,13 @@ public struct PruningJob {
             let allocation: AllocationSettings
             /// Set only when covariances are kept (a key made before the option existed stays the same).
             let covariances: Bool?
+            /// Set only for a stand-in (likewise).
+            let standInWindows: Int?
         }
         let settings = Settings(harness: HarnessVersion.current, source: sourceSHA256, method: method.name, ratioKind: ratio.kind.rawValue,
                                 streamed: streamed, ratio: ratio.value, options: methodOptions, calibration: calibration?.settings,
                                 calibrationSHA256: calibration?.sourceSHA256, offsets: calibration?.offsets, sequencesPerGroup: sequencesPerGroup,
-                                allocation: allocation, covariances: savesCovariances ? true : nil)
+                                allocation: allocation, covariances: savesCovariances ? true : nil, standInWindows: standInWindows)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return SHA256.hex(of: (try? encoder.encode(settings)) ?? Data())

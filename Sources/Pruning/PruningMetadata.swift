@@ -92,6 +92,8 @@ public struct PruningMetadata: Codable, Sendable {
     public let resumedFromLayer: Int?
     /// true when the calibration activations were kept in temporary files (absent otherwise).
     public let calibrationSpilled: Bool?
+    /// A timing stand-in's method windows (`prune --stand-in-windows`; absent for a full prune).
+    public let standInWindows: Int?
     public let calibration: Calibration?
     public let allocation: AllocationRecord?
     /// Seconds by phase: load_s, calibration_tokenize_s, prune_s, write_s.
@@ -102,7 +104,7 @@ public struct PruningMetadata: Codable, Sendable {
         case harnessVersion = "harness_version", createdUTC = "created_utc", method, ratio, ratioKind = "ratio_kind", options
         case sourceModel = "source_model", parametersBefore = "parameters_before", parametersAfter = "parameters_after"
         case decoderReduction = "decoder_reduction", blasThreads = "blas_threads", residency, resumedFromLayer = "resumed_from_layer"
-        case calibrationSpilled = "calibration_spilled"
+        case calibrationSpilled = "calibration_spilled", standInWindows = "stand_in_windows"
         case calibration, allocation, timings, peakRSSBytes = "peak_rss_bytes"
     }
 }

@@ -130,6 +130,10 @@ public struct PruningContext {
 public protocol PruningMethod {
     var name: String { get }
     var needsCalibration: Bool { get }
+    /// Whether every shape the method makes follows from the ratio (and the allocation's
+    /// per-layer ratios) alone, not from what it measures on the calibration windows; only
+    /// then does a timing stand-in (`PruningJob.standInWindows`) have the prune's shapes.
+    var shapesFollowRatio: Bool { get }
     /// Throws, with the reason, when the method cannot compress this architecture.
     func check(_ adapter: ArchitectureAdapter) throws
     func prune(_ model: inout TransformerModel, context: PruningContext) throws -> PruningStatistics
@@ -146,6 +150,14 @@ public enum PruningMethods {
     /// A width ratio (`slicing`) is always uniform: a global allocation spends parameters.
     public static func defaultAllocation(_ method: String, ratioKind: RatioKind) -> Allocation {
         method == "intraslice" && ratioKind == .params ? .published : .uniform
+    }
+
+    /// Whether a timing stand-in of the method (`PruningJob.standInWindows`) has its prune's
+    /// shapes for less work: it measures statistics on calibration windows, and its shapes
+    /// follow from the ratio alone.
+    public static func hasStandIn(_ name: String) -> Bool {
+        guard let method = try? make(name) else { return false }
+        return method.needsCalibration && method.shapesFollowRatio
     }
 
     public static func make(_ name: String, options: MethodOptions = MethodOptions()) throws -> PruningMethod {

@@ -16,6 +16,8 @@ struct SliceGPT: PruningMethod {
 
     var name: String { "slicegpt" }
     var needsCalibration: Bool { true }
+    /// One width d for the whole stream, solved from the ratio.
+    var shapesFollowRatio: Bool { true }
 
     func check(_ adapter: ArchitectureAdapter) throws {
         if let obstacle = adapter.rotationObstacle { throw PruningError("slicegpt cannot compress this model: \(obstacle)") }

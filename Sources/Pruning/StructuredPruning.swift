@@ -15,6 +15,9 @@ struct StructuredPruning: PruningMethod {
 
     var name: String { scoring.rawValue }
     var needsCalibration: Bool { scoring == .wanda }
+    /// Per layer, how many KV groups and MLP channels stay follows from its ratio; the data
+    /// only chooses which.
+    var shapesFollowRatio: Bool { true }
 
     func check(_ adapter: ArchitectureAdapter) throws {}
 

@@ -40,11 +40,18 @@ extension ExperimentTables {
             }
             let threads = Set(cells.map(\.provenance.threads)).sorted().map(String.init).joined(separator: "/")
             let timed: [(label: String, cpus: [String])] = methods.map { label, group in (label, group.map(\.provenance.cpu)) }
+            let standIns = methods.compactMap { label, group -> (String, [Int])? in
+                let windows = Set(group.compactMap(\.equalSpeed).flatMap(\.probes).compactMap(\.standInWindows)).sorted()
+                return windows.isEmpty ? nil : (label, windows)
+            }
+            let standInNote = standIns.isEmpty ? "" : " Stand-ins were timed for "
+                + standIns.map { "\($0.0) (\($0.1.map(String.init).joined(separator: "/")) calibration windows)" }.joined(separator: ", ")
+                + " (prune --stand-in-windows); the prune at the ratio found has the tensor shapes of the stand-in timed there (checked)."
             return TextTable(title: "\(model): equal speed, \(target.label) the dense model",
                              columns: columns, rows: rows,
                              notes: ["Ratio needed: the smallest ratio whose measured speedup reached the target, by bisection in (0, \(percent(target.maxRatio))] "
                                      + "(\(target.steps) halvings after a probe at the largest ratio; probes: how many were pruned and timed). "
-                                     + "Speedup: median over rounds of dense time / pruned time, the two timed in alternation in one process (bench speedup), \(threads) threads\(Self.machines(timed))."] + seedNote)
+                                     + "Speedup: median over rounds of dense time / pruned time, the two timed in alternation in one process (bench speedup), \(threads) threads\(Self.machines(timed))." + standInNote] + seedNote)
         }
     }
 

@@ -25,10 +25,18 @@ struct ExperimentRun: ParsableCommand {
     @Option(help: "Only the cell with this id, as in RESULTS/cells/<id> (repeatable).") var cell: [String] = []
     @Option(help: "Where pruned models live until their cell is done (default: RESULTS/.work).") var work: String?
     @Flag(help: "Keep each cell's pruned model in the work folder.") var keepModels = false
+    @Option(help: ArgumentHelp("Equal-speed probes time stand-ins whose methods measure on only N calibration windows (prune --stand-in-windows); the prune at the ratio found must have the stand-in's shapes.",
+                               valueName: "N"))
+    var standInWindows: Int?
+    @Flag(help: "Only the equal-speed searches (the timed part); the prune at the ratio found and the evaluations are left for a later run.")
+    var searchOnly = false
     @OptionGroup var threadOptions: ThreadOptions
     @OptionGroup var outputOptions: OutputOptions
 
-    func validate() throws { _ = try parsedShard() }
+    func validate() throws {
+        _ = try parsedShard()
+        if let standInWindows, standInWindows < 1 { throw ValidationError("--stand-in-windows must be at least 1, got \(standInWindows)") }
+    }
 
     /// `--shard i/N` as a 0-based index and a count.
     func parsedShard() throws -> (index: Int, count: Int)? {
@@ -46,14 +54,18 @@ struct ExperimentRun: ParsableCommand {
         if let unknown = model.first(where: { !loaded.models.contains($0) }) {
             throw CommandError("\(config): has no model '\(unknown)' for --model (its models: \(loaded.models.joined(separator: ", ")))")
         }
+        if let standInWindows, let samples = loaded.calibrations.map(\.samples).min(), standInWindows > samples {
+            throw CommandError("\(config): --stand-in-windows \(standInWindows) is more than the \(samples) calibration windows of its prunes")
+        }
         let ids = ExperimentGrid(loaded).cells.map(\.id)
         if let unknown = cell.first(where: { !ids.contains($0) }) {
             throw CommandError("\(config): has no cell '\(unknown)' for --cell (its cells: \(ids.joined(separator: ", ")))")
         }
         let runner = ExperimentRunner(config: loaded, results: URL(fileURLWithPath: results), work: work.map { URL(fileURLWithPath: $0) },
-                                      executable: Self.executablePath, threads: threads, keepModels: keepModels)
+                                      executable: Self.executablePath, threads: threads, keepModels: keepModels,
+                                      standInWindows: standInWindows, searchOnly: searchOnly)
         let summary = try runner.run(shard: try parsedShard(), models: model.isEmpty ? nil : model, ids: cell.isEmpty ? nil : cell) { FileHandle.standardError.write(Data("\($0)\n".utf8)) }
-        print("experiment \(loaded.name): \(summary.ran.count) cells run, \(summary.alreadyDone.count) done before, \(summary.busy.count) run elsewhere; results in \(results)")
+        print("experiment \(loaded.name): \(summary.ran.count) \(searchOnly ? "searches" : "cells") run, \(summary.alreadyDone.count) done before, \(summary.busy.count) run elsewhere; results in \(results)")
         if outputOptions.json {
             JSONOutput.emit(["command": "experiment run", "config": config, "results": results, "ran": summary.ran,
                              "done_before": summary.alreadyDone, "busy": summary.busy, "threads": threads])

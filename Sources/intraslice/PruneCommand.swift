@@ -28,6 +28,9 @@ struct Prune: ParsableCommand {
     @Flag(help: "IntraSlice ablation: select MLP channels without least-squares compensation.") var noMLPCompensation = false
     @Flag(help: "Also keep in statistics.h5 the covariances E[x xᵀ] the method computed (float64 [W, W] per site; SliceGPT and IntraSlice; large).")
     var saveCovariances = false
+    @Option(help: ArgumentHelp("A timing stand-in: the method measures on only the first N calibration windows (the allocation still spends all of them, or --importance), so the model has the full prune's shapes but not its weights.",
+                               valueName: "N"))
+    var standInWindows: Int?
     @Option(help: "The output folder.") var output: String
     @Flag(help: "Replace the output folder if it is one intraslice wrote (a pruned or exported model).") var overwrite = false
     @Option(help: "Save the run's state after a finished layer at most every this many seconds (0: after every layer), so that an interrupted prune resumes.")
@@ -96,7 +99,7 @@ extension Prune {
                        options: MethodOptions(sliceHead: sliceHead, mlpCompensation: !noMLPCompensation),
                        sequencesPerGroup: calibration.calBatch, checkpointInterval: noCheckpoints ? nil : checkpointInterval,
                        allocation: try allocation.settings(method: method, ratioKind: RatioKind(rawValue: ratioKind)!),
-                       importanceSource: allocation.importance, savesCovariances: saveCovariances)
+                       importanceSource: allocation.importance, savesCovariances: saveCovariances, standInWindows: standInWindows)
     }
 
     /// SliceGPT folds every layer's norms first, so it needs the model resident.

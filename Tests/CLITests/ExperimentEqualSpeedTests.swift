@@ -70,4 +70,51 @@ final class ExperimentEqualSpeedTests: XCTestCase {
         XCTAssertTrue(text.contains("**smollm2-135m: equal speed, prefill 1×128 ≥ 1.2× the dense model**"), text)
         XCTAssertTrue(text.contains(String(format: "| magnitude | %.1f %% |", 100 * found)), text)
     }
+
+    /// `--stand-in-windows 1 --search-only` times stand-ins (their probes say so and carry
+    /// their shapes) and leaves every cell unfinished, with no other cell run; the run
+    /// without them prunes at the ratio found, checks that model's shapes against the
+    /// stand-in timed there, and evaluates it.
+    func testStandInSearchesRunAloneAndTheirRatioIsPrunedWithItsShapes() throws {
+        let folder = try makeTemporaryFolder("equal-speed-stand-in")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let config = folder.appendingPathComponent("stand-in.yaml"), results = folder.appendingPathComponent("results")
+        try """
+            name: stand-in-check
+            models: [smollm2-135m]
+            methods: [wanda]
+            ratios: [0.2]
+            calibration: {samples: 4, seqlen: 128}
+            evaluations:
+              perplexity: [{data: wikitext2, seqlen: 256, windows: 1}]
+            equal_speed:
+              - {kind: prefill, batch: 1, length: 128, speedup: 1.2, steps: 1}
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let searched = try runProgram(executable, ["experiment", "run", config.path, "--results", results.path, "--threads", "2",
+                                                   "--stand-in-windows", "1", "--search-only"])
+        XCTAssertEqual(searched.status, 0, searched.stderr)
+        XCTAssertTrue(searched.stdout.contains("1 searches run"), searched.stdout)
+        let cells = results.appendingPathComponent("cells/smollm2-135m")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cells.path), ["wanda-prefill-1x128-1.2x-s0"], "only the search ran")
+        let cell = cells.appendingPathComponent("wanda-prefill-1x128-1.2x-s0")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cell.appendingPathComponent("cell.json").path))
+        let search = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: cell.appendingPathComponent("steps/search.json"))) as? [String: Any])
+        let probes = try XCTUnwrap(search["probes"] as? [[String: Any]])
+        XCTAssertEqual(probes.count, 2, "a probe at 0.6, then one halving")
+        XCTAssertTrue(probes.allSatisfy { $0["stand_in_windows"] as? Int == 1 && ($0["shapes_sha256"] as? String)?.count == 64 }, "\(probes)")
+        let stored = try storedModels(in: results.appendingPathComponent(".work"), model: "smollm2-135m")
+        XCTAssertEqual(stored.count, 1, "the stand-in at the ratio found is kept for the cell")
+        XCTAssertTrue(stored.allSatisfy { $0.contains("-standin1-") }, "\(stored)")
+
+        let finished = try runProgram(executable, ["experiment", "run", config.path, "--results", results.path, "--threads", "2"])
+        XCTAssertEqual(finished.status, 0, finished.stderr)
+        XCTAssertFalse(finished.stderr.contains("timing"), "a saved search was timed again: \(finished.stderr)")
+        let found = try XCTUnwrap(search["ratio"] as? Double)
+        XCTAssertTrue(finished.stderr.contains("the prune at \(found) has the shapes of the stand-in timed there"), finished.stderr)
+        let record = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: cell.appendingPathComponent("cell.json"))) as? [String: Any])
+        let pruning = try XCTUnwrap(record["pruning"] as? [String: Any])
+        XCTAssertEqual(pruning["ratio"] as? Double, found)
+        XCTAssertNil(pruning["stand_in_windows"], "the model evaluated is the full prune")
+        XCTAssertNotNil((record["perplexity"] as? [[String: Any]])?.first?["ppl"])
+    }
 }
