@@ -54,14 +54,4 @@ extension ExperimentTables {
                                      + "Speedup: median over rounds of dense time / pruned time, the two timed in alternation in one process (bench speedup), \(threads) threads\(Self.machines(timed))." + standInNote] + seedNote)
         }
     }
-
-    /// The CPUs a table's rows were timed on (`timed`: each row's label and the CPU of each
-    /// of its cells). Speedups, and so the ratios needed to reach one, depend on the machine:
-    /// when the rows were timed on different CPUs the note says which row ran where.
-    static func machines(_ timed: [(label: String, cpus: [String])]) -> String {
-        let cpus = Array(Set(timed.flatMap(\.cpus))).sorted()
-        guard cpus.count > 1 else { return cpus.first.map { " on \($0)" } ?? "" }
-        let rows = cpus.map { cpu in "\(cpu) for \(timed.filter { $0.cpus.contains(cpu) }.map(\.label).joined(separator: ", "))" }
-        return ". Timed on different CPUs, so speedups (and ratios needed) are not strictly comparable across them: " + rows.joined(separator: "; ")
-    }
 }
